@@ -1,0 +1,184 @@
+//! The [`PasswordHasher`] trait and the [`MultiHasher`] implementation.
+
+use argon2::{Algorithm, Version};
+
+use crate::config::HasherConfig;
+use crate::error::HashError;
+use crate::normalize::Candidates;
+use crate::schemes::{self, StoredHash};
+
+/// The outcome of checking a password against a stored hash.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The password does not match (or the stored value is an unusable password).
+    Mismatch,
+    /// The password matches.
+    Match {
+        /// The stored hash should be replaced by a fresh primary hash of this password: it uses
+        /// another algorithm (bcrypt, PBKDF2, argon2i/argon2d), other Argon2id parameters than
+        /// the configured ones, or it matched only the non-normalized form of the password.
+        needs_rehash: bool,
+    },
+}
+
+impl Verification {
+    /// `true` for [`Verification::Match`].
+    #[must_use]
+    pub fn is_match(&self) -> bool {
+        matches!(self, Verification::Match { .. })
+    }
+
+    /// `true` for a match whose hash should be upgraded.
+    #[must_use]
+    pub fn needs_rehash(&self) -> bool {
+        matches!(self, Verification::Match { needs_rehash: true })
+    }
+}
+
+/// An algorithm-level password hasher. Implementations are blocking and CPU-heavy: call them
+/// through a [`HashingPool`](crate::HashingPool) from async code.
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// Hashes `password` with the primary algorithm and a fresh salt.
+    ///
+    /// # Errors
+    /// [`HashError::EmptyPassword`], [`HashError::PasswordTooLong`], or an internal error.
+    fn hash(&self, password: &str) -> Result<String, HashError>;
+
+    /// Checks `password` against the stored value `encoded`.
+    ///
+    /// # Errors
+    /// Invalid password input, an unverifiable stored hash (malformed, unsupported, over the
+    /// caps), or an internal error. An error is never a match.
+    fn verify(&self, password: &str, encoded: &str) -> Result<Verification, HashError>;
+
+    /// Does the same work as verifying against a real primary hash, result discarded: used for
+    /// unknown users/unusable hashes so timing reveals nothing.
+    fn dummy_verify(&self, password: &str);
+}
+
+/// `false` for values that can never verify: the empty string and anything starting with `!`
+/// (Django's and the reference's "unusable password" marker).
+#[must_use]
+pub fn is_usable(encoded: &str) -> bool {
+    !encoded.is_empty() && !encoded.starts_with('!')
+}
+
+/// Argon2id primary hasher that also verifies bcrypt and PBKDF2-SHA256 hashes.
+///
+/// See the [crate documentation](crate) for the formats, the normalization rule, the bcrypt
+/// 72-byte rule and the caps.
+#[derive(Debug, Clone)]
+pub struct MultiHasher {
+    config: HasherConfig,
+}
+
+/// Fixed salt of the dummy verification (its result is thrown away).
+const DUMMY_SALT: [u8; schemes::argon2::SALT_LEN] = *b"auth-hash-dummy!";
+
+impl MultiHasher {
+    /// Builds a hasher after checking `config`.
+    ///
+    /// # Errors
+    /// [`HashError::InvalidConfig`] if the configuration is invalid.
+    pub fn new(config: HasherConfig) -> Result<Self, HashError> {
+        config.validate()?;
+        if !config.argon2.meets_owasp_minimum() {
+            tracing::warn!(
+                time_cost = config.argon2.time_cost,
+                memory_kib = config.argon2.memory_kib,
+                parallelism = config.argon2.parallelism,
+                "argon2id parameters are below the OWASP minimum; use them for tests only"
+            );
+        }
+        Ok(Self { config })
+    }
+
+    /// The configuration this hasher was built with.
+    #[must_use]
+    pub fn config(&self) -> &HasherConfig {
+        &self.config
+    }
+
+    /// Refuses empty and over-long passwords, cheaply (before any normalization or hashing).
+    fn check_password(&self, password: &str) -> Result<(), HashError> {
+        if password.is_empty() {
+            return Err(HashError::EmptyPassword);
+        }
+        let max = self.config.max_password_length;
+        // A character is 1 to 4 bytes: only count when the byte length is ambiguous.
+        if password.len() > max
+            && (password.len() > max.saturating_mul(4) || password.chars().count() > max)
+        {
+            return Err(HashError::PasswordTooLong { max });
+        }
+        Ok(())
+    }
+
+    /// One primary verification per candidate form, result discarded.
+    fn dummy_work(&self, candidates: &Candidates<'_>) {
+        for form in candidates.all() {
+            let mut out = [0u8; schemes::argon2::TAG_LEN];
+            let result = schemes::argon2::compute(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                self.config.argon2,
+                form.as_bytes(),
+                &DUMMY_SALT,
+                &mut out,
+            );
+            std::hint::black_box((result.is_ok(), out));
+        }
+    }
+}
+
+impl PasswordHasher for MultiHasher {
+    fn hash(&self, password: &str) -> Result<String, HashError> {
+        self.check_password(password)?;
+        let candidates = Candidates::new(password);
+        schemes::argon2::hash(self.config.argon2, candidates.primary().as_bytes())
+    }
+
+    fn verify(&self, password: &str, encoded: &str) -> Result<Verification, HashError> {
+        self.check_password(password)?;
+        let candidates = Candidates::new(password);
+        if !is_usable(encoded) {
+            self.dummy_work(&candidates);
+            return Ok(Verification::Mismatch);
+        }
+        let stored = match StoredHash::parse(encoded, &self.config.limits) {
+            Ok(stored) => stored,
+            Err(e) => {
+                self.dummy_work(&candidates);
+                return Err(e);
+            }
+        };
+        let mut refused = None;
+        let mut checked = false;
+        for (i, form) in candidates.all().enumerate() {
+            match stored.matches(form.as_bytes()) {
+                Ok(true) => {
+                    return Ok(Verification::Match {
+                        needs_rehash: i > 0 || stored.needs_rehash(&self.config.argon2),
+                    });
+                }
+                Ok(false) => checked = true,
+                Err(e @ HashError::PasswordTooLongForLegacyHash { .. }) => refused = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        match refused {
+            Some(e) if !checked => {
+                self.dummy_work(&candidates);
+                Err(e)
+            }
+            _ => Ok(Verification::Mismatch),
+        }
+    }
+
+    fn dummy_verify(&self, password: &str) {
+        if self.check_password(password).is_ok() {
+            self.dummy_work(&Candidates::new(password));
+        }
+    }
+}
