@@ -3,22 +3,22 @@
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-/// PHC strings (`$argon2id$`, `$pbkdf2-sha256$`): standard alphabet, no padding on output;
-/// padding and non-zero trailing bits tolerated on input (the tag is compared anyway).
+/// PHC strings (`$argon2id$`, `$pbkdf2-sha256$`): standard alphabet, no padding, canonical
+/// (non-zero trailing bits refused, as the reference C implementation does), so one hash has
+/// exactly one spelling.
 pub(crate) const PHC: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone),
 );
 
-/// Django / the reference's `pbkdf2_sha256$...`: standard alphabet with padding.
+/// Django / the reference's `pbkdf2_sha256$...`: standard alphabet with padding (canonical).
 pub(crate) const PADDED: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new()
         .with_encode_padding(true)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
 );
 
 /// Decodes `s` into at most `max` bytes; `None` if it is not base64 or too long.

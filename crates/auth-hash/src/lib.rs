@@ -16,3 +16,10 @@ pub use normalize::normalize_password;
 pub use pool::HashingPool;
 pub use schemes::bcrypt::BCRYPT_MAX_PASSWORD_BYTES;
 pub use schemes::{Scheme, identify};
+pub mod validation;
+
+pub use validation::{
+    CommonPasswordValidator, MinimumLengthValidator, NumericPasswordValidator, PasswordPolicy,
+    PasswordPolicyBuilder, PasswordValidationError, PasswordValidator,
+    UserAttributeSimilarityValidator, ValidationContext, ValidationFailure,
+};

@@ -55,8 +55,11 @@ impl<'a> StoredHash<'a> {
         if encoded.len() > MAX_ENCODED_LEN {
             return Err(HashError::MalformedHash);
         }
-        if let Some(rest) = encoded.strip_prefix("argon2$") {
-            return argon2::Argon2Hash::parse(rest, limits).map(Self::Argon2);
+        // Django's `argon2$argon2id$...`: the PHC string follows the `argon2` prefix.
+        if let Some(rest) = encoded.strip_prefix("argon2") {
+            if rest.starts_with("$argon2") {
+                return argon2::Argon2Hash::parse(rest, limits).map(Self::Argon2);
+            }
         }
         if encoded.starts_with("$argon2") {
             return argon2::Argon2Hash::parse(encoded, limits).map(Self::Argon2);

@@ -10,6 +10,7 @@ use crate::config::StoredHashLimits;
 use crate::error::HashError;
 
 const MIN_DIGEST: usize = 16;
+const SHA256_LEN: usize = 32;
 const MAX_DIGEST: usize = 64;
 const MAX_SALT: usize = 128;
 
@@ -91,7 +92,9 @@ impl Pbkdf2Hash {
         };
         let salt = decode(salt, MAX_SALT).ok_or(HashError::MalformedHash)?;
         let digest = check_digest(decode(digest, MAX_DIGEST))?;
-        if length.is_some_and(|l| l != digest.len()) {
+        // PBKDF2 output is a prefix of any longer output: a truncated digest must never be
+        // accepted as a shorter `dkLen`. Without `l=`, the length is SHA-256's 32 bytes.
+        if digest.len() != length.unwrap_or(SHA256_LEN) {
             return Err(HashError::MalformedHash);
         }
         Ok(Self {
@@ -130,6 +133,10 @@ impl Pbkdf2Hash {
             (None, false) => vec![salt.as_bytes().to_vec()],
         };
         let digest = check_digest(b64::decode_bounded(&b64::PADDED, digest, MAX_DIGEST))?;
+        // Django and the reference always store the full 32-byte SHA-256 output.
+        if digest.len() != SHA256_LEN {
+            return Err(HashError::MalformedHash);
+        }
         Ok(Self {
             iterations,
             salts,
@@ -143,9 +150,26 @@ impl Pbkdf2Hash {
         let mut out = Zeroizing::new(vec![0u8; self.digest.len()]);
         let mut found = subtle::Choice::from(0);
         for salt in &self.salts {
-            pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, self.iterations, &mut out);
+            derive(password, salt, self.iterations, &mut out);
             found |= out.as_slice().ct_eq(&self.digest);
         }
         Ok(found.into())
+    }
+}
+
+/// PBKDF2-HMAC-SHA256 into `out`.
+///
+/// `pbkdf2_hmac_with_params` is not generic, so it is compiled (and optimized) in the `pbkdf2`
+/// crate rather than monomorphized here; it only accepts >= 1000 rounds, and fewer are cheap.
+fn derive(password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
+    match pbkdf2::Params::new(iterations) {
+        Ok(params) => pbkdf2::pbkdf2_hmac_with_params(
+            password,
+            salt,
+            pbkdf2::Algorithm::Pbkdf2Sha256,
+            params,
+            out,
+        ),
+        Err(_) => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, iterations, out),
     }
 }
