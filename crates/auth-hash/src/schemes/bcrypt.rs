@@ -67,3 +67,28 @@ impl<'a> BcryptHash<'a> {
         bcrypt::verify(password, self.mcf).map_err(|_| HashError::MalformedHash)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> BcryptHash<'_> {
+        BcryptHash::parse(s, &StoredHashLimits::default()).unwrap()
+    }
+
+    /// Openwall `wrapper.c` vectors with non-UTF-8 input (only reachable as bytes).
+    #[test]
+    fn openwall_high_bit_vectors() {
+        // "\xa3" under $2y$ (and the same body under $2a$/$2b$) verifies.
+        let h = parse("$2y$05$/OK.fbVrR/bpIqNJ5ianF.Sa7shbm4.OzKpvFnX1pQLmQW96oUlCq");
+        assert!(h.matches(b"\xa3").unwrap());
+        assert!(!h.matches(b"\xa4").unwrap());
+        // "\xff\xff\xa3" under $2b$ verifies...
+        let h = parse("$2b$05$/OK.fbVrR/bpIqNJ5ianF.CE5elHaaO4EbggVDjb8P19RukzXSM3e");
+        assert!(h.matches(b"\xff\xff\xa3").unwrap());
+        // ...while crypt_blowfish's `$2a$` countermeasure hash for the same input does not
+        // (documented policy: such hashes need a password reset).
+        let h = parse("$2a$05$/OK.fbVrR/bpIqNJ5ianF.nqd1wy.pTMdcvrRWxyiGL2eMz.2a85.");
+        assert!(!h.matches(b"\xff\xff\xa3").unwrap());
+    }
+}
