@@ -379,6 +379,21 @@ where
     assert!(!stored.is_active, "is_active = false is stored");
     assert!(stored.is_verified, "is_verified = true is stored");
     assert_eq!(stored, second);
+
+    let hashed = NewUser::new(&email("hashed"))
+        .expect("valid email")
+        .with_password_hash("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into());
+    let third = store.create_user(&hashed, t(2)).await.expect("create_user");
+    let creds = store
+        .find_credentials_by_id(&third.id)
+        .await
+        .expect("find_credentials_by_id")
+        .expect("the third user exists");
+    assert_eq!(
+        Some(creds.password_hash.as_str()),
+        hashed.password_hash(),
+        "an initial password hash is stored by the same insert"
+    );
 }
 
 /// A second `create_user` with the same email fails with `UniqueViolation` and changes

@@ -32,15 +32,31 @@ pub struct User {
     pub updated_at: OffsetDateTime,
 }
 
-/// What is needed to create a user. The password is set afterwards with `set_password`, so
-/// a raw password never travels with the row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What is needed to create a user. Only ever a password *hash* travels with the row (set
+/// by registration, so the user and the hash are written in one insert); without one the
+/// password is `""`, which never verifies. `Debug` redacts the hash.
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewUser {
     email: String,
+    password_hash: Option<String>,
     /// Whether the user may log in; default true.
     pub is_active: bool,
     /// Whether the email is already verified; default false.
     pub is_verified: bool,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "[redacted]"),
+            )
+            .field("is_active", &self.is_active)
+            .field("is_verified", &self.is_verified)
+            .finish()
+    }
 }
 
 impl NewUser {
@@ -48,6 +64,7 @@ impl NewUser {
     pub fn new(email: &str) -> Result<Self, InputError> {
         Ok(Self {
             email: normalize_email(email)?,
+            password_hash: None,
             is_active: true,
             is_verified: false,
         })
@@ -56,6 +73,17 @@ impl NewUser {
     /// The normalized email.
     pub fn email(&self) -> &str {
         &self.email
+    }
+
+    /// Stores `hash` (a PHC string from the hashing pool) as the initial password.
+    pub fn with_password_hash(mut self, hash: String) -> Self {
+        self.password_hash = Some(hash);
+        self
+    }
+
+    /// The initial password hash, if any; stores insert `""` without one.
+    pub fn password_hash(&self) -> Option<&str> {
+        self.password_hash.as_deref()
     }
 }
 

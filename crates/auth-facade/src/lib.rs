@@ -10,6 +10,8 @@
 //! | [`authenticate`](AuthService::authenticate) | checks an access token on every request: one indexed read, no write |
 //! | [`refresh`](AuthService::refresh) | spends a refresh token for a new [`TokenPair`]; a spent token presented again revokes the session |
 //! | [`logout`](AuthService::logout) / [`logout_all`](AuthService::logout_all) | ends one session / every session of a user |
+//! | [`register`](AuthService::register) / [`change_password`](AuthService::change_password) | the same, for passwords users choose: the password policy applies |
+//! | [`check_password`](AuthService::check_password) | verifies, and upgrades a legacy (bcrypt, PBKDF2) or outdated hash |
 //!
 //! Errors are one enum, [`AuthError`]: branch on its client-facing variants; log the
 //! internal ones ([`AuthError::is_internal`]) and answer "service unavailable".
@@ -56,7 +58,10 @@ pub use auth_core::{
     UserStore,
 };
 pub use auth_events::{AuthEvent, EventBus, EventListener, EventRecorder, LoginFailureReason};
-pub use auth_hash::{HashingPool, MultiHasher, PasswordHasher, Verification};
+pub use auth_hash::{
+    HashingPool, MultiHasher, PasswordHasher, PasswordPolicy, PasswordValidator, ValidationContext,
+    ValidationFailure, Verification,
+};
 #[cfg(feature = "sqlite")]
 pub use auth_store_sqlx::{SqliteStore, UserTable};
 pub use auth_tokens::OpaqueTokenBackend;

@@ -6,10 +6,11 @@ use auth_core::{
     OffsetDateTime, RefreshOutcome, SessionId, SessionInfo, StoreErrorKind, SystemClock,
     TokenBackend, TokenPair, TokenStore, User, UserCredentials, UserId, UserStore, normalize_email,
 };
+use auth_core::{PasswordRejection, PolicyFailure};
 use auth_events::{AuthEvent, EventBus, LoginFailureReason};
 use auth_hash::{
-    Argon2Params, HashError, HasherConfig, HashingPool, MultiHasher, PasswordHasher, Verification,
-    is_usable,
+    Argon2Params, HashError, HasherConfig, HashingPool, MultiHasher, PasswordHasher,
+    PasswordPolicy, PasswordValidationError, ValidationContext, Verification, is_usable,
 };
 use auth_tokens::OpaqueTokenBackend;
 
@@ -56,6 +57,7 @@ struct Inner {
     tokens: Arc<dyn TokenStore>,
     backend: Arc<dyn TokenBackend>,
     hashing: HashingPool,
+    policy: PasswordPolicy,
     events: EventBus,
     clock: Arc<dyn Clock>,
 }
@@ -76,6 +78,7 @@ pub struct AuthServiceBuilder {
     tokens: Option<Arc<dyn TokenStore>>,
     backend: Option<Arc<dyn TokenBackend>>,
     hasher: Option<Arc<dyn PasswordHasher>>,
+    policy: Option<PasswordPolicy>,
     events: EventBus,
     clock: Arc<dyn Clock>,
 }
@@ -121,6 +124,15 @@ impl AuthServiceBuilder {
     /// parameters).
     pub fn hasher(mut self, hasher: Arc<dyn PasswordHasher>) -> Self {
         self.hasher = Some(hasher);
+        self
+    }
+
+    /// The password policy for [`register`](AuthService::register),
+    /// [`change_password`](AuthService::change_password) and
+    /// [`validate_password`](AuthService::validate_password) (default: the reference's four
+    /// validators, with the config's maximum length).
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.policy = Some(policy);
         self
     }
 
@@ -175,6 +187,11 @@ impl AuthServiceBuilder {
             ))
         });
         let hashing = HashingPool::new(hasher, config.hashing_concurrency());
+        let policy = self.policy.unwrap_or_else(|| {
+            PasswordPolicy::builder()
+                .max_length(Some(config.max_password_length()))
+                .build()
+        });
         Ok(AuthService {
             inner: Arc::new(Inner {
                 config,
@@ -182,6 +199,7 @@ impl AuthServiceBuilder {
                 tokens,
                 backend,
                 hashing,
+                policy,
                 events: self.events,
                 clock: self.clock,
             }),
@@ -198,6 +216,7 @@ impl AuthService {
             tokens: None,
             backend: None,
             hasher: None,
+            policy: None,
             events: EventBus::new(),
             clock: Arc::new(SystemClock),
         }
@@ -258,13 +277,66 @@ impl AuthService {
         Ok(self.inner.users.find_user_by_id(user_id).await?)
     }
 
+    /// Creates a user with a password in one insert, after checking the password against
+    /// the password policy (with the email, so a password too similar to it is refused).
+    /// Nothing is written when any check fails. Errors: [`AuthError::InvalidInput`],
+    /// [`AuthError::InvalidPassword`] (every failed rule at once), [`AuthError::UserExists`].
+    pub async fn register(&self, email: &str, password: &str) -> Result<User, AuthError> {
+        let new = NewUser::new(email)?;
+        self.check_password_input(password)?;
+        self.validate_password(password, Some(new.email()))?;
+        let hash = self
+            .inner
+            .hashing
+            .hash(password)
+            .await
+            .map_err(hash_error)?;
+        let now = self.now();
+        let user = self
+            .inner
+            .users
+            .create_user(&new.with_password_hash(hash), now)
+            .await
+            .map_err(|e| match e.kind() {
+                StoreErrorKind::UniqueViolation => AuthError::UserExists,
+                _ => AuthError::Storage(e),
+            })?;
+        self.emit(AuthEvent::UserCreated {
+            user_id: user.id,
+            at: now,
+        })
+        .await;
+        Ok(user)
+    }
+
+    /// Checks a candidate password against the password policy; `email` enables the
+    /// similarity rule. Every failed rule is reported at once in
+    /// [`AuthError::InvalidPassword`].
+    pub fn validate_password(&self, password: &str, email: Option<&str>) -> Result<(), AuthError> {
+        let ctx = ValidationContext {
+            email,
+            ..ValidationContext::default()
+        };
+        self.inner
+            .policy
+            .validate(password, &ctx)
+            .map_err(|e| AuthError::InvalidPassword(rejection(e)))
+    }
+
+    /// The help text of every rule of the password policy, for forms.
+    pub fn password_help_texts(&self) -> Vec<String> {
+        self.inner.policy.help_texts()
+    }
+
     /// Hashes `password` with the primary hasher (off the async executor) and stores it.
     /// Ends every session of the user when
     /// [`revoke_sessions_on_password_change`](AuthConfig::revoke_sessions_on_password_change)
     /// is on (the default), then emits `password_changed`.
     ///
-    /// The password is checked for shape only (empty, over-long, NUL); run the password
-    /// policy before calling this for user-chosen passwords.
+    /// An administrative setter, like the reference's: the password is checked for shape
+    /// only (empty, over-long, NUL). For passwords users choose, use
+    /// [`register`](Self::register) and [`change_password`](Self::change_password), which
+    /// apply the password policy.
     pub async fn set_password(&self, user_id: &UserId, password: &str) -> Result<(), AuthError> {
         self.check_password_input(password)?;
         let hash = self
@@ -273,14 +345,56 @@ impl AuthService {
             .hash(password)
             .await
             .map_err(hash_error)?;
+        self.store_password(user_id, &hash, None).await
+    }
+
+    /// Changes a password the user chose: checks `current_password` (one verification;
+    /// wrong gives [`AuthError::InvalidCredentials`]), checks the new one against the password
+    /// policy, stores it, and ends the user's other sessions (all but `keep`, normally the
+    /// session making the request) when configured.
+    pub async fn change_password(
+        &self,
+        user_id: &UserId,
+        current_password: &str,
+        new_password: &str,
+        keep: Option<&SessionId>,
+    ) -> Result<(), AuthError> {
+        self.check_password_input(current_password)?;
+        self.check_password_input(new_password)?;
+        let creds = self
+            .inner
+            .users
+            .find_credentials_by_id(user_id)
+            .await?
+            .ok_or(AuthError::UserNotFound)?;
+        if self.verify_credentials(&creds, current_password).await? != Checked::Match {
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.validate_password(new_password, Some(&creds.user.email))?;
+        let hash = self
+            .inner
+            .hashing
+            .hash(new_password)
+            .await
+            .map_err(hash_error)?;
+        self.store_password(user_id, &hash, keep).await
+    }
+
+    /// Stores a new hash, ends the sessions (but `keep`) if configured, emits the events.
+    async fn store_password(
+        &self,
+        user_id: &UserId,
+        hash: &str,
+        keep: Option<&SessionId>,
+    ) -> Result<(), AuthError> {
         let now = self.now();
         self.inner
             .users
-            .set_password_hash(user_id, &hash, now)
+            .set_password_hash(user_id, hash, now)
             .await
             .map_err(user_not_found)?;
         if self.inner.config.revoke_sessions_on_password_change() {
-            let count = self.inner.backend.revoke_all(user_id, None).await?;
+            let count = self.inner.backend.revoke_all(user_id, keep).await?;
             if count > 0 {
                 self.emit(AuthEvent::AllSessionsRevoked {
                     user_id: *user_id,
@@ -589,6 +703,19 @@ fn hash_error(e: HashError) -> AuthError {
         }
         .into(),
         other => AuthError::Hashing(Box::new(other)),
+    }
+}
+
+fn rejection(e: PasswordValidationError) -> PasswordRejection {
+    PasswordRejection {
+        failures: e
+            .failures
+            .into_iter()
+            .map(|f| PolicyFailure {
+                code: f.code.into(),
+                message: f.message,
+            })
+            .collect(),
     }
 }
 

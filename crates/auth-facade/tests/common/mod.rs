@@ -37,6 +37,7 @@ pub struct Harness {
     pub events: EventRecorder,
     pub hasher: Arc<CountingHasher>,
     pub calls: Arc<CallLog>,
+    pub logged: Arc<LoggingStore>,
 }
 
 pub async fn harness() -> Harness {
@@ -55,10 +56,11 @@ pub async fn harness_with(config: AuthConfig, users: UserTable) -> Harness {
     let logged = Arc::new(LoggingStore {
         inner: store.clone(),
         calls: calls.clone(),
+        concurrent_change: Mutex::new(None),
     });
     let auth = AuthService::builder(config)
         .user_store(logged.clone())
-        .token_store(logged)
+        .token_store(logged.clone())
         .clock(clock.clone())
         .hasher(hasher.clone())
         .build()
@@ -71,6 +73,7 @@ pub async fn harness_with(config: AuthConfig, users: UserTable) -> Harness {
         events,
         hasher,
         calls,
+        logged,
     }
 }
 
@@ -158,6 +161,9 @@ impl CallLog {
 pub struct LoggingStore {
     inner: SqliteStore,
     calls: Arc<CallLog>,
+    /// When set, the next `replace_password_hash` is preceded by this password change, as
+    /// if another request changed the password between the verify and the upgrade.
+    pub concurrent_change: Mutex<Option<String>>,
 }
 
 #[auth_core::async_trait]
@@ -201,6 +207,10 @@ impl UserStore for LoggingStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         self.calls.push("replace_password_hash");
+        let concurrent = self.concurrent_change.lock().unwrap().take();
+        if let Some(hash) = concurrent {
+            self.inner.set_password_hash(id, &hash, now).await?;
+        }
         self.inner
             .replace_password_hash(id, expected, new_hash, now)
             .await

@@ -159,13 +159,13 @@ impl Sql {
                 IdKind::Integer => format!(
                     "INSERT INTO {u} (\"email\", \"password\", \"last_login\", \"is_active\", \
                      \"is_verified\", \"joined_at\", \"created_at\", \"updated_at\") \
-                     VALUES (?1, '', NULL, ?2, ?3, ?4, ?4, ?4) RETURNING {id}"
+                     VALUES (?1, ?5, NULL, ?2, ?3, ?4, ?4, ?4) RETURNING {id}"
                 ),
                 IdKind::Uuid => format!(
                     "INSERT INTO {u} ({id}, \"email\", \"password\", \"last_login\", \
                      \"is_active\", \"is_verified\", \"joined_at\", \"created_at\", \
                      \"updated_at\") \
-                     VALUES (?5, ?1, '', NULL, ?2, ?3, ?4, ?4, ?4) RETURNING {id}"
+                     VALUES (?6, ?1, ?5, NULL, ?2, ?3, ?4, ?4, ?4) RETURNING {id}"
                 ),
             }),
             user_by_email: a(format!("SELECT {plain_cols} FROM {u} WHERE \"email\" = ?1")),

@@ -128,7 +128,8 @@ impl UserStore for SqliteStore {
             .bind(new.email().to_owned())
             .bind(new.is_active)
             .bind(new.is_verified)
-            .bind(now);
+            .bind(now)
+            .bind(new.password_hash().unwrap_or("").to_owned());
         if self.kind() == IdKind::Uuid {
             query = query.bind(Uuid::new_v4().hyphenated().to_string());
         }
