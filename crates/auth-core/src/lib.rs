@@ -12,8 +12,9 @@
 //!   [`StoreErrorKind`], [`ConfigError`] and [`InputError`].
 //!
 //! An application normally uses the `auth-facade` crate, which re-exports what it needs from
-//! here. A custom store or token backend depends on this crate only and can be checked with
-//! the store conformance suite of `auth-store-sqlx`.
+//! here. A custom store or token backend depends on this crate only, and a store proves it
+//! keeps the contract with the conformance suite in the `conformance` module (feature `conformance`),
+//! the same suite every store of this project runs.
 
 mod clock;
 mod config;

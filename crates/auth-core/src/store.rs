@@ -196,7 +196,9 @@ pub trait TokenStore: Send + Sync {
     /// Spends the refresh token `digest` and inserts `new_tokens` into its session, in one
     /// transaction, moving the session's expiry to `session_expires_at`. Of concurrent calls
     /// with one digest exactly one gets [`RotateOutcome::Rotated`]; a spent token revokes its
-    /// session ([`RotateOutcome::Reused`]).
+    /// session ([`RotateOutcome::Reused`]). When a token fails several checks the outcome is
+    /// the first of: `NotFound` (also for a digest of another kind), `SessionRevoked`,
+    /// `Reused` (a spent token, even if also expired), `Expired`.
     async fn rotate_refresh_token(
         &self,
         digest: &TokenDigest,
@@ -228,8 +230,10 @@ pub trait TokenStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionInfo>, StoreError>;
 
-    /// Deletes up to `batch` sessions (with their tokens) and single-use tokens that expired
-    /// or were revoked before `before`. Returns how many rows went; call until 0.
+    /// Deletes up to `batch` rows that can never authenticate again as of `before`: sessions
+    /// that expired or were revoked (with their tokens), expired tokens of live sessions
+    /// (every rotation leaves one spent pair behind), and spent or expired single-use
+    /// tokens. Returns how many rows went; call until 0.
     async fn purge_expired(&self, before: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
 
     /// Inserts a single-use token (password reset, email verification) for `user_id`.
