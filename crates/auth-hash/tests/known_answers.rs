@@ -252,3 +252,17 @@ fn new_hashes_have_expected_shape_and_unique_salts() {
     assert_eq!(STANDARD_NO_PAD.decode(parts[4]).unwrap().len(), 16);
     assert_eq!(STANDARD_NO_PAD.decode(parts[5]).unwrap().len(), 32);
 }
+
+#[test]
+fn identify_names_the_scheme_from_the_prefix() {
+    use auth_hash::{Scheme, identify};
+    assert_eq!(identify("$argon2id$v=19$m=8,t=1,p=1$x$y"), Scheme::Argon2);
+    assert_eq!(identify("argon2$argon2i$m=8,t=1,p=1$x$y"), Scheme::Argon2);
+    assert_eq!(identify("$2b$12$x"), Scheme::Bcrypt);
+    assert_eq!(identify("bcrypt$$2b$12$x"), Scheme::Bcrypt);
+    assert_eq!(identify("pbkdf2_sha256$1$s$h"), Scheme::Pbkdf2Sha256);
+    assert_eq!(identify("$pbkdf2-sha256$i=1$s$h"), Scheme::Pbkdf2Sha256);
+    assert_eq!(identify("!unusable"), Scheme::Unusable);
+    assert_eq!(identify(""), Scheme::Unusable);
+    assert_eq!(identify("md5$x$y"), Scheme::Unknown);
+}
