@@ -97,9 +97,13 @@ impl<'a> StoredHash<'a> {
     }
 
     /// Checks one form of the password.
-    pub(crate) fn matches(&self, password: &[u8]) -> Result<bool, HashError> {
+    pub(crate) fn matches(
+        &self,
+        password: &[u8],
+        memory: &argon2::MemoryPool,
+    ) -> Result<bool, HashError> {
         match self {
-            Self::Argon2(h) => h.matches(password),
+            Self::Argon2(h) => h.matches(password, memory),
             Self::Bcrypt(h) => h.matches(password),
             Self::Pbkdf2(h) => h.matches(password),
         }
