@@ -90,34 +90,143 @@ fn ci() -> Result<(), String> {
     run(&cargo, &["test", "--workspace"], &test_env)
 }
 
+/// `cargo xtask bench [--reference] [--quick] [--backend B] [--bench NAME]...`: the hash
+/// benchmark and the service benchmark; with `--reference`, the Python reference's same
+/// benches run in the same invocation and a table gives the ratios.
 fn bench(args: &[String]) -> Result<(), String> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(
+    let reference = args.iter().any(|a| a == "--reference");
+    let passed: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--reference")
+        .collect();
+    let quick = passed.contains(&"--quick");
+
+    let hash_runs = if quick { "3" } else { "15" };
+    let hash_env = [("AUTH_HASH_BENCH_RUNS", hash_runs.to_string())];
+    let mut rust = capture(
         &cargo,
-        &["bench", "-p", "auth-hash", "--bench", "argon2"],
-        &[],
+        &["bench", "-q", "-p", "auth-hash", "--bench", "argon2"],
+        &hash_env,
     )?;
-    if args.iter().any(|a| a == "--reference") {
-        let venv = env::var("AUTH_REFERENCE_VENV").unwrap_or_else(|_| {
-            format!(
-                "{}/.cache/auth-reference-venv",
-                env::var("HOME").unwrap_or_default()
-            )
-        });
-        let python = format!("{venv}/bin/python");
-        if !Path::new(&python).exists() {
-            // The reference's run.sh builds its pinned venv on first use.
-            run(
-                "bash",
-                &["../shared/reference/python/run.sh", "--help"],
-                &[],
-            )?;
-        }
-        run(
-            &python,
-            &["crates/auth-hash/benches/reference_argon2.py"],
-            &[],
-        )?;
+    let mut service_args = vec![
+        "bench",
+        "-q",
+        "-p",
+        "auth-facade",
+        "--bench",
+        "service",
+        "--",
+    ];
+    service_args.extend(&passed);
+    rust.extend(capture(&cargo, &service_args, &[])?);
+    for line in &rust {
+        println!("{line}");
     }
+    if !reference {
+        return Ok(());
+    }
+
+    let venv = env::var("AUTH_REFERENCE_VENV").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/auth-reference-venv",
+            env::var("HOME").unwrap_or_default()
+        )
+    });
+    let run_sh = "../shared/reference/python/run.sh";
+    let mut python = Vec::new();
+    let mut ref_args = vec![run_sh, "--json"];
+    if !passed.contains(&"--backend") {
+        ref_args.extend(["--backend", "sqlite-memory"]);
+    }
+    ref_args.extend(&passed);
+    python.extend(capture("bash", &ref_args, &[])?);
+    let venv_python = format!("{venv}/bin/python");
+    python.extend(capture(
+        &venv_python,
+        &["crates/auth-hash/benches/reference_argon2.py"],
+        &hash_env,
+    )?);
+    for line in &python {
+        println!("{line}");
+    }
+    print_comparison(&rust, &python);
     Ok(())
+}
+
+/// Runs a command, passing stderr through, and returns its stdout's JSON lines.
+fn capture(program: &str, args: &[&str], envs: &[(&str, String)]) -> Result<Vec<String>, String> {
+    let shown = format!("{program} {}", args.join(" "));
+    eprintln!("xtask: $ {shown}");
+    let out = Command::new(program)
+        .args(args)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
+        .current_dir(root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("`{shown}` ({e})"))?;
+    if !out.status.success() {
+        return Err(format!("`{shown}`"));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(String::from)
+        .collect())
+}
+
+/// The value of a flat JSON field, as text (strings without quotes).
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let start = line.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = line[start..].trim_start();
+    if let Some(s) = rest.strip_prefix('"') {
+        s.split('"').next()
+    } else {
+        rest.split([',', '}']).next().map(str::trim)
+    }
+}
+
+fn number(line: &str, key: &str) -> Option<f64> {
+    field(line, key)?.parse().ok()
+}
+
+/// Rows matched on (bench, backend, concurrency) or (bench, params): Rust against the
+/// reference, as ratios of medians from this one invocation.
+fn print_comparison(rust: &[String], python: &[String]) {
+    let key = |l: &str| {
+        format!(
+            "{} {} {}",
+            field(l, "bench").unwrap_or("?"),
+            field(l, "backend")
+                .or_else(|| field(l, "params"))
+                .unwrap_or(""),
+            field(l, "concurrency")
+                .map(|c| format!("c={c}"))
+                .unwrap_or_default()
+        )
+    };
+    println!();
+    println!("| bench | rust | reference | rust vs reference |");
+    println!("| --- | --: | --: | --: |");
+    for r in rust {
+        let Some(p) = python.iter().find(|p| key(p) == key(r)) else {
+            continue;
+        };
+        if let (Some(ro), Some(po)) = (number(r, "ops_per_sec"), number(p, "ops_per_sec")) {
+            println!(
+                "| {} | {ro:.1} ops/s, p50 {:.0} µs | {po:.1} ops/s, p50 {:.0} µs | {:.2}x throughput |",
+                key(r),
+                number(r, "p50_us").unwrap_or(f64::NAN),
+                number(p, "p50_us").unwrap_or(f64::NAN),
+                ro / po
+            );
+        } else if let (Some(rm), Some(pm)) = (number(r, "median_ms"), number(p, "median_ms")) {
+            println!(
+                "| {} | {rm:.1} ms | {pm:.1} ms | {:.2}x the time |",
+                key(r),
+                rm / pm
+            );
+        }
+    }
 }
