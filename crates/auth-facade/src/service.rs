@@ -577,14 +577,29 @@ impl AuthService {
         Ok(self.inner.tokens.purge_expired(self.now(), batch).await?)
     }
 
-    /// Activates or deactivates a user. A deactivated user cannot log in and their access
-    /// tokens stop authenticating at once.
+    /// Activates or deactivates a user. Deactivation also ends every session of the user, so
+    /// neither their access nor their refresh tokens work again, even after reactivation. (A
+    /// user deactivated by the application's own SQL cannot log in, and their access tokens
+    /// fail with [`AuthError::UserInactive`].)
     pub async fn set_active(&self, user_id: &UserId, active: bool) -> Result<(), AuthError> {
+        let now = self.now();
         self.inner
             .users
-            .set_active(user_id, active, self.now())
+            .set_active(user_id, active, now)
             .await
-            .map_err(user_not_found)
+            .map_err(user_not_found)?;
+        if !active {
+            let count = self.inner.backend.revoke_all(user_id, None).await?;
+            if count > 0 {
+                self.emit(AuthEvent::AllSessionsRevoked {
+                    user_id: *user_id,
+                    count,
+                    at: now,
+                })
+                .await;
+            }
+        }
+        Ok(())
     }
 
     /// Refuses passwords that cannot be hashed: empty, longer than the configured maximum

@@ -238,21 +238,71 @@ async fn one_session_can_be_listed_and_revoked_alone() {
 }
 
 #[tokio::test]
-async fn deactivated_user_cannot_log_in_or_authenticate() {
+async fn deactivated_user_cannot_log_in_and_their_sessions_end() {
     let h = harness().await;
     let alice = h.user("alice@example.com").await;
     let result = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
     h.auth.set_active(&alice.id, false).await.unwrap();
     assert!(matches!(
         h.auth.authenticate(&result.access_token).await,
-        Err(AuthError::UserInactive)
+        Err(AuthError::TokenRevoked)
+    ));
+    assert!(matches!(
+        h.auth.refresh(&result.refresh_token).await,
+        Err(AuthError::TokenRevoked)
     ));
     assert!(matches!(
         h.auth.login("alice@example.com", PASSWORD).await,
         Err(AuthError::InvalidCredentials)
     ));
+    // Reactivation does not bring the old session back; a new login works.
     h.auth.set_active(&alice.id, true).await.unwrap();
+    assert!(h.auth.authenticate(&result.access_token).await.is_err());
+    h.auth.login("alice@example.com", PASSWORD).await.unwrap();
+}
+
+#[tokio::test]
+async fn user_deactivated_by_the_app_is_refused_at_once() {
+    let h = harness().await;
+    h.user("alice@example.com").await;
+    let result = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
+    sqlx::query("UPDATE users SET is_active = 0 WHERE email = 'alice@example.com'")
+        .execute(h.store.pool())
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.auth.authenticate(&result.access_token).await,
+        Err(AuthError::UserInactive)
+    ));
+    sqlx::query("UPDATE users SET is_active = 1 WHERE email = 'alice@example.com'")
+        .execute(h.store.pool())
+        .await
+        .unwrap();
     h.auth.authenticate(&result.access_token).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_all_racing_a_refresh_leaves_no_live_token() {
+    let h = harness().await;
+    let alice = h.user("alice@example.com").await;
+    for _ in 0..25 {
+        let result = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
+        let (auth, token) = (h.auth.clone(), result.refresh_token.clone());
+        let refresh = tokio::spawn(async move { auth.refresh(&token).await });
+        let (auth, id) = (h.auth.clone(), alice.id);
+        let revoke = tokio::spawn(async move { auth.logout_all(&id).await });
+        revoke.await.unwrap().unwrap();
+        if let Ok(pair) = refresh.await.unwrap() {
+            // A successor minted in the race belongs to the revoked session.
+            assert!(matches!(
+                h.auth.authenticate(&pair.access_token).await,
+                Err(AuthError::TokenRevoked)
+            ));
+            assert!(h.auth.refresh(&pair.refresh_token).await.is_err());
+        }
+        assert!(h.auth.authenticate(&result.access_token).await.is_err());
+        assert!(h.auth.sessions(&alice.id).await.unwrap().is_empty());
+    }
 }
 
 #[tokio::test]
