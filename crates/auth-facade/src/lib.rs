@@ -49,7 +49,7 @@
 
 mod service;
 
-pub use service::{AuthResult, AuthService, AuthServiceBuilder};
+pub use service::{AuthResult, AuthService, AuthServiceBuilder, hasher_config};
 
 pub use auth_core::{
     AuthConfig, AuthConfigBuilder, AuthError, Authenticated, Clock, ConfigError, IdKind,

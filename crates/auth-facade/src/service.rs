@@ -162,19 +162,11 @@ impl AuthServiceBuilder {
         let hasher = match self.hasher {
             Some(hasher) => hasher,
             None => {
-                let hasher_config = HasherConfig {
-                    argon2: Argon2Params {
-                        time_cost: config.argon2_time_cost(),
-                        memory_kib: config.argon2_memory_kib(),
-                        parallelism: config.argon2_parallelism(),
-                    },
-                    max_password_length: config.max_password_length(),
-                    ..HasherConfig::default()
-                };
-                let hasher = MultiHasher::new(hasher_config).map_err(|e| ConfigError::Invalid {
-                    setting: "argon2",
-                    reason: e.to_string(),
-                })?;
+                let hasher =
+                    MultiHasher::new(hasher_config(&config)).map_err(|e| ConfigError::Invalid {
+                        setting: "argon2",
+                        reason: e.to_string(),
+                    })?;
                 Arc::new(hasher) as Arc<dyn PasswordHasher>
             }
         };
@@ -707,6 +699,20 @@ enum Checked {
     Match,
     Mismatch,
     Unusable,
+}
+
+/// The [`MultiHasher`] settings an [`AuthConfig`] asks for (Argon2id parameters, maximum
+/// password length); for wrapping the default hasher in your own.
+pub fn hasher_config(config: &AuthConfig) -> HasherConfig {
+    HasherConfig {
+        argon2: Argon2Params {
+            time_cost: config.argon2_time_cost(),
+            memory_kib: config.argon2_memory_kib(),
+            parallelism: config.argon2_parallelism(),
+        },
+        max_password_length: config.max_password_length(),
+        ..HasherConfig::default()
+    }
 }
 
 fn hash_error(e: HashError) -> AuthError {

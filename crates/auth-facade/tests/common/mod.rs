@@ -10,7 +10,7 @@ use auth_core::{
     AccessTokenRecord, NewSession, NewToken, NewUser, OffsetDateTime, RotateOutcome, SessionId,
     SessionInfo, StoreError, TokenDigest, TokenKind, UserCredentials,
 };
-use auth_facade::crates::hash::{Argon2Params, HashError, HasherConfig};
+use auth_facade::crates::hash::HashError;
 use auth_facade::{
     AuthConfig, AuthService, EventRecorder, IdKind, ManualClock, MultiHasher, PasswordHasher,
     SqliteStore, TokenStore, User, UserId, UserStore, UserTable, Verification,
@@ -95,16 +95,7 @@ pub struct CountingHasher {
 
 impl CountingHasher {
     pub fn new(config: &AuthConfig) -> Self {
-        let inner = MultiHasher::new(HasherConfig {
-            argon2: Argon2Params {
-                time_cost: config.argon2_time_cost(),
-                memory_kib: config.argon2_memory_kib(),
-                parallelism: config.argon2_parallelism(),
-            },
-            max_password_length: config.max_password_length(),
-            ..HasherConfig::default()
-        })
-        .unwrap();
+        let inner = MultiHasher::new(auth_facade::hasher_config(config)).unwrap();
         Self {
             inner,
             hashes: AtomicUsize::new(0),
