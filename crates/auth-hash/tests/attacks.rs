@@ -5,17 +5,8 @@ use auth_hash::{
     Verification, is_usable,
 };
 
-fn tiny() -> MultiHasher {
-    MultiHasher::new(HasherConfig {
-        argon2: Argon2Params {
-            time_cost: 1,
-            memory_kib: 8,
-            parallelism: 1,
-        },
-        ..HasherConfig::default()
-    })
-    .unwrap()
-}
+mod common;
+use common::tiny;
 
 /// CVE-2011-2483: `$2x$` hashes are refused with a clear error, for any password.
 #[test]

@@ -1,21 +1,10 @@
 //! H16: passwords are NFC-normalized before hashing and verifying; legacy hashes of
 //! non-normalized input still verify with the exact input and are flagged for rehash.
 
-use auth_hash::{
-    Argon2Params, HasherConfig, MultiHasher, PasswordHasher, Verification, normalize_password,
-};
+use auth_hash::{PasswordHasher, Verification, normalize_password};
 
-fn tiny() -> MultiHasher {
-    MultiHasher::new(HasherConfig {
-        argon2: Argon2Params {
-            time_cost: 1,
-            memory_kib: 8,
-            parallelism: 1,
-        },
-        ..HasherConfig::default()
-    })
-    .unwrap()
-}
+mod common;
+use common::tiny;
 
 const NFC: &str = "ma\u{f1}ana";
 const NFD: &str = "man\u{303}ana";
