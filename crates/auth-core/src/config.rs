@@ -3,6 +3,8 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use crate::rate_limit::RateLimitPolicy;
+
 /// The shortest signing secret accepted, in bytes (256 bits).
 pub const MIN_SIGNING_SECRET_BYTES: usize = 32;
 
@@ -117,7 +119,36 @@ pub struct AuthConfig {
     max_password_length: usize,
     revoke_sessions_on_password_change: bool,
     hashing_concurrency: usize,
+    hashing_queue_timeout: Duration,
+    sessions: SessionPolicy,
+    password_reset_lifetime: Duration,
+    email_verification_lifetime: Duration,
+    login_rate_limit: Option<RateLimitPolicy>,
+    ip_rate_limit: Option<RateLimitPolicy>,
+    recovery_rate_limit: Option<RateLimitPolicy>,
 }
+
+/// The lifetimes and limits of sessions, as a token backend needs them
+/// ([`AuthConfig::session_policy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// How long an access token lives.
+    pub access_token_lifetime: Duration,
+    /// How long a refresh token lives; each rotation starts a new one.
+    pub refresh_token_lifetime: Duration,
+    /// The absolute end of a session, counted from its login: rotation never extends it.
+    pub max_session_lifetime: Duration,
+    /// A session not refreshed for this long cannot be refreshed any more (`None`: off).
+    pub idle_timeout: Option<Duration>,
+    /// How long after a rotation the spent refresh token may be replayed to get the same
+    /// pair again (`Duration::ZERO`: off, every replay is reuse).
+    pub refresh_grace: Duration,
+    /// At most this many active sessions per user; a new login ends the oldest.
+    pub max_sessions_per_user: Option<u32>,
+}
+
+/// The longest grace window allowed (Cognito's and Okta's maximum).
+pub const MAX_REFRESH_GRACE: Duration = Duration::from_secs(60);
 
 impl AuthConfig {
     /// A builder with the defaults; only the signing secret is required.
@@ -138,8 +169,13 @@ impl AuthConfig {
     /// Reads the configuration through `lookup` (the environment, a secrets manager, a map
     /// in tests). `AUTH_SIGNING_SECRET` is required; optional:
     /// `AUTH_ACCESS_TOKEN_LIFETIME_SECS`, `AUTH_REFRESH_TOKEN_LIFETIME_SECS`,
+    /// `AUTH_MAX_SESSION_LIFETIME_SECS`, `AUTH_IDLE_TIMEOUT_SECS` (0 = off),
+    /// `AUTH_MAX_SESSIONS_PER_USER` (0 = no cap), `AUTH_REFRESH_GRACE_SECS`,
+    /// `AUTH_PASSWORD_RESET_LIFETIME_SECS`, `AUTH_EMAIL_VERIFICATION_LIFETIME_SECS`,
+    /// `AUTH_LOGIN_MAX_ATTEMPTS`, `AUTH_LOGIN_WINDOW_SECS`, `AUTH_LOCKOUT_SECS`,
     /// `AUTH_ARGON2_TIME_COST`, `AUTH_ARGON2_MEMORY_KIB`, `AUTH_ARGON2_PARALLELISM`,
-    /// `AUTH_MAX_PASSWORD_LENGTH`, `AUTH_HASHING_CONCURRENCY`.
+    /// `AUTH_MAX_PASSWORD_LENGTH`, `AUTH_HASHING_CONCURRENCY`,
+    /// `AUTH_HASHING_QUEUE_TIMEOUT_MS`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         fn number<T: std::str::FromStr>(
             lookup: &impl Fn(&str) -> Option<String>,
@@ -177,6 +213,38 @@ impl AuthConfig {
         }
         if let Some(n) = number(&lookup, "AUTH_HASHING_CONCURRENCY")? {
             b = b.hashing_concurrency(n);
+        }
+        if let Some(ms) = number::<u64>(&lookup, "AUTH_HASHING_QUEUE_TIMEOUT_MS")? {
+            b = b.hashing_queue_timeout(Duration::from_millis(ms));
+        }
+        if let Some(s) = number::<u64>(&lookup, "AUTH_MAX_SESSION_LIFETIME_SECS")? {
+            b = b.max_session_lifetime(Duration::from_secs(s));
+        }
+        if let Some(s) = number::<u64>(&lookup, "AUTH_IDLE_TIMEOUT_SECS")? {
+            b = b.idle_timeout((s > 0).then(|| Duration::from_secs(s)));
+        }
+        if let Some(n) = number::<u32>(&lookup, "AUTH_MAX_SESSIONS_PER_USER")? {
+            b = b.max_sessions_per_user((n > 0).then_some(n));
+        }
+        if let Some(s) = number::<u64>(&lookup, "AUTH_REFRESH_GRACE_SECS")? {
+            b = b.refresh_grace(Duration::from_secs(s));
+        }
+        if let Some(s) = number::<u64>(&lookup, "AUTH_PASSWORD_RESET_LIFETIME_SECS")? {
+            b = b.password_reset_lifetime(Duration::from_secs(s));
+        }
+        if let Some(s) = number::<u64>(&lookup, "AUTH_EMAIL_VERIFICATION_LIFETIME_SECS")? {
+            b = b.email_verification_lifetime(Duration::from_secs(s));
+        }
+        let attempts = number::<u32>(&lookup, "AUTH_LOGIN_MAX_ATTEMPTS")?;
+        let window = number::<u64>(&lookup, "AUTH_LOGIN_WINDOW_SECS")?;
+        let lockout = number::<u64>(&lookup, "AUTH_LOCKOUT_SECS")?;
+        if attempts.is_some() || window.is_some() || lockout.is_some() {
+            let d = RateLimitPolicy::LOGIN_DEFAULT;
+            b = b.login_rate_limit(Some(RateLimitPolicy {
+                max_attempts: attempts.unwrap_or(d.max_attempts),
+                window: window.map_or(d.window, Duration::from_secs),
+                lockout: lockout.map_or(d.lockout, Duration::from_secs),
+            }));
         }
         b.build()
     }
@@ -218,6 +286,54 @@ impl AuthConfig {
     pub fn hashing_concurrency(&self) -> usize {
         self.hashing_concurrency
     }
+    /// How long a password operation waits for a free hashing slot before failing as busy
+    /// (default 5 s), so a login storm queues boundedly instead of piling up.
+    pub fn hashing_queue_timeout(&self) -> Duration {
+        self.hashing_queue_timeout
+    }
+    /// The session lifetimes and limits, for token backends.
+    pub fn session_policy(&self) -> SessionPolicy {
+        self.sessions
+    }
+    /// The absolute end of a session after its login (default 30 days).
+    pub fn max_session_lifetime(&self) -> Duration {
+        self.sessions.max_session_lifetime
+    }
+    /// The idle timeout of sessions (default off).
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.sessions.idle_timeout
+    }
+    /// The most active sessions a user may have (default 100).
+    pub fn max_sessions_per_user(&self) -> Option<u32> {
+        self.sessions.max_sessions_per_user
+    }
+    /// The refresh grace window (default 0: off).
+    pub fn refresh_grace(&self) -> Duration {
+        self.sessions.refresh_grace
+    }
+    /// How long a password-reset token works (default 1 hour).
+    pub fn password_reset_lifetime(&self) -> Duration {
+        self.password_reset_lifetime
+    }
+    /// How long an email-verification token works (default 24 hours).
+    pub fn email_verification_lifetime(&self) -> Duration {
+        self.email_verification_lifetime
+    }
+    /// The per-account login limit (default: the reference's 5 attempts per 300 s, then
+    /// 600 s locked); `None` turns it off.
+    pub fn login_rate_limit(&self) -> Option<RateLimitPolicy> {
+        self.login_rate_limit
+    }
+    /// The per-address limit on failed logins (default 50 failures per 300 s, then 600 s
+    /// locked); `None` turns it off.
+    pub fn ip_rate_limit(&self) -> Option<RateLimitPolicy> {
+        self.ip_rate_limit
+    }
+    /// The limit on reset and verification requests per account and per address (default
+    /// 5 per hour, then an hour locked); `None` turns it off.
+    pub fn recovery_rate_limit(&self) -> Option<RateLimitPolicy> {
+        self.recovery_rate_limit
+    }
 }
 
 /// Builds an [`AuthConfig`]; [`build`](AuthConfigBuilder::build) checks every setting.
@@ -232,6 +348,16 @@ pub struct AuthConfigBuilder {
     max_password_length: usize,
     revoke_sessions_on_password_change: bool,
     hashing_concurrency: usize,
+    hashing_queue_timeout: Duration,
+    max_session_lifetime: Duration,
+    idle_timeout: Option<Duration>,
+    max_sessions_per_user: Option<u32>,
+    refresh_grace: Duration,
+    password_reset_lifetime: Duration,
+    email_verification_lifetime: Duration,
+    login_rate_limit: Option<RateLimitPolicy>,
+    ip_rate_limit: Option<RateLimitPolicy>,
+    recovery_rate_limit: Option<RateLimitPolicy>,
 }
 
 impl fmt::Debug for AuthConfigBuilder {
@@ -259,6 +385,24 @@ impl Default for AuthConfigBuilder {
             max_password_length: 4096,
             revoke_sessions_on_password_change: true,
             hashing_concurrency: 0,
+            hashing_queue_timeout: Duration::from_secs(5),
+            max_session_lifetime: Duration::from_secs(30 * 86_400),
+            idle_timeout: None,
+            max_sessions_per_user: Some(100),
+            refresh_grace: Duration::ZERO,
+            password_reset_lifetime: Duration::from_secs(3_600),
+            email_verification_lifetime: Duration::from_secs(86_400),
+            login_rate_limit: Some(RateLimitPolicy::LOGIN_DEFAULT),
+            ip_rate_limit: Some(RateLimitPolicy {
+                max_attempts: 50,
+                window: Duration::from_secs(300),
+                lockout: Duration::from_secs(600),
+            }),
+            recovery_rate_limit: Some(RateLimitPolicy {
+                max_attempts: 5,
+                window: Duration::from_secs(3_600),
+                lockout: Duration::from_secs(3_600),
+            }),
         }
     }
 }
@@ -300,6 +444,59 @@ impl AuthConfigBuilder {
     /// How many hashes may run at once (0 = one per CPU).
     pub fn hashing_concurrency(mut self, n: usize) -> Self {
         self.hashing_concurrency = n;
+        self
+    }
+    /// How long to wait for a hashing slot before failing as busy (10 ms to 5 minutes).
+    pub fn hashing_queue_timeout(mut self, timeout: Duration) -> Self {
+        self.hashing_queue_timeout = timeout;
+        self
+    }
+    /// The absolute end of a session after its login (at least the access-token lifetime,
+    /// at most 400 days).
+    pub fn max_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_session_lifetime = lifetime;
+        self
+    }
+    /// A session not refreshed for this long cannot be refreshed (`None`: off; else longer
+    /// than the access-token lifetime).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+    /// The most active sessions per user (`None`: no cap; else 1 to 10,000).
+    pub fn max_sessions_per_user(mut self, max: Option<u32>) -> Self {
+        self.max_sessions_per_user = max;
+        self
+    }
+    /// The refresh grace window (0 to 60 s).
+    pub fn refresh_grace(mut self, window: Duration) -> Self {
+        self.refresh_grace = window;
+        self
+    }
+    /// How long a password-reset token works (1 minute to 1 day).
+    pub fn password_reset_lifetime(mut self, lifetime: Duration) -> Self {
+        self.password_reset_lifetime = lifetime;
+        self
+    }
+    /// How long an email-verification token works (1 minute to 30 days).
+    pub fn email_verification_lifetime(mut self, lifetime: Duration) -> Self {
+        self.email_verification_lifetime = lifetime;
+        self
+    }
+    /// The per-account login limit (`None`: off). At most 100 attempts per hour (ASVS
+    /// 2.2.1).
+    pub fn login_rate_limit(mut self, policy: Option<RateLimitPolicy>) -> Self {
+        self.login_rate_limit = policy;
+        self
+    }
+    /// The per-address limit on failed logins (`None`: off).
+    pub fn ip_rate_limit(mut self, policy: Option<RateLimitPolicy>) -> Self {
+        self.ip_rate_limit = policy;
+        self
+    }
+    /// The limit on reset and verification requests (`None`: off).
+    pub fn recovery_rate_limit(mut self, policy: Option<RateLimitPolicy>) -> Self {
+        self.recovery_rate_limit = policy;
         self
     }
 
@@ -348,6 +545,79 @@ impl AuthConfigBuilder {
                 "must be at most 1024".into(),
             ));
         }
+        if self.hashing_queue_timeout < Duration::from_millis(10)
+            || self.hashing_queue_timeout > Duration::from_secs(300)
+        {
+            return Err(invalid(
+                "hashing_queue_timeout",
+                "must be between 10 ms and 5 minutes".into(),
+            ));
+        }
+        if self.max_session_lifetime < self.access_token_lifetime
+            || self.max_session_lifetime > day * 400
+        {
+            return Err(invalid(
+                "max_session_lifetime",
+                "must be at least the access token lifetime and at most 400 days".into(),
+            ));
+        }
+        if let Some(idle) = self.idle_timeout {
+            if idle <= self.access_token_lifetime || idle > self.max_session_lifetime {
+                return Err(invalid(
+                    "idle_timeout",
+                    "must be longer than the access token lifetime and at most the session lifetime"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(max) = self.max_sessions_per_user {
+            if !(1..=10_000).contains(&max) {
+                return Err(invalid(
+                    "max_sessions_per_user",
+                    "must be 1 to 10000".into(),
+                ));
+            }
+        }
+        if self.refresh_grace > MAX_REFRESH_GRACE {
+            return Err(invalid("refresh_grace", "must be at most 60 seconds".into()));
+        }
+        let minute = Duration::from_secs(60);
+        if self.password_reset_lifetime < minute || self.password_reset_lifetime > day {
+            return Err(invalid(
+                "password_reset_lifetime",
+                "must be between 1 minute and 1 day".into(),
+            ));
+        }
+        if self.email_verification_lifetime < minute
+            || self.email_verification_lifetime > day * 30
+        {
+            return Err(invalid(
+                "email_verification_lifetime",
+                "must be between 1 minute and 30 days".into(),
+            ));
+        }
+        for (setting, policy) in [
+            ("login_rate_limit", self.login_rate_limit),
+            ("ip_rate_limit", self.ip_rate_limit),
+            ("recovery_rate_limit", self.recovery_rate_limit),
+        ] {
+            let Some(p) = policy else { continue };
+            if p.max_attempts == 0 || p.window.is_zero() || p.lockout.is_zero() {
+                return Err(invalid(
+                    setting,
+                    "attempts, window and lockout must be positive".into(),
+                ));
+            }
+            if setting == "login_rate_limit" {
+                let per_hour = u128::from(p.max_attempts) * 3_600 / p.window.as_secs().max(1) as u128;
+                if per_hour > 100 {
+                    return Err(invalid(
+                        setting,
+                        "allows more than 100 attempts per hour (ASVS 2.2.1)".into(),
+                    ));
+                }
+            }
+        }
         Ok(AuthConfig {
             signing_secret,
             access_token_lifetime: self.access_token_lifetime,
@@ -358,6 +628,20 @@ impl AuthConfigBuilder {
             max_password_length: self.max_password_length,
             revoke_sessions_on_password_change: self.revoke_sessions_on_password_change,
             hashing_concurrency: self.hashing_concurrency,
+            hashing_queue_timeout: self.hashing_queue_timeout,
+            sessions: SessionPolicy {
+                access_token_lifetime: self.access_token_lifetime,
+                refresh_token_lifetime: self.refresh_token_lifetime,
+                max_session_lifetime: self.max_session_lifetime,
+                idle_timeout: self.idle_timeout,
+                refresh_grace: self.refresh_grace,
+                max_sessions_per_user: self.max_sessions_per_user,
+            },
+            password_reset_lifetime: self.password_reset_lifetime,
+            email_verification_lifetime: self.email_verification_lifetime,
+            login_rate_limit: self.login_rate_limit,
+            ip_rate_limit: self.ip_rate_limit,
+            recovery_rate_limit: self.recovery_rate_limit,
         })
     }
 }
@@ -383,6 +667,43 @@ mod tests {
             (3, 65_536, 4)
         );
         assert_eq!(c.max_password_length(), 4096);
+        assert_eq!(c.max_session_lifetime(), Duration::from_secs(30 * 86_400));
+        assert_eq!(c.idle_timeout(), None);
+        assert_eq!(c.max_sessions_per_user(), Some(100));
+        assert_eq!(c.refresh_grace(), Duration::ZERO);
+        assert_eq!(c.password_reset_lifetime(), Duration::from_secs(3_600));
+        assert_eq!(c.login_rate_limit(), Some(RateLimitPolicy::LOGIN_DEFAULT));
+    }
+
+    #[test]
+    fn session_limits_are_checked() {
+        let b = || AuthConfig::builder().signing_secret(GOOD);
+        let setting = |r: Result<AuthConfig, ConfigError>| match r.unwrap_err() {
+            ConfigError::Invalid { setting, .. } => setting,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            setting(b().refresh_grace(Duration::from_secs(61)).build()),
+            "refresh_grace"
+        );
+        assert_eq!(
+            setting(b().idle_timeout(Some(Duration::from_secs(60))).build()),
+            "idle_timeout"
+        );
+        assert_eq!(
+            setting(b().max_sessions_per_user(Some(0)).build()),
+            "max_sessions_per_user"
+        );
+        let lax = RateLimitPolicy {
+            max_attempts: 1_000,
+            window: Duration::from_secs(3_600),
+            lockout: Duration::from_secs(60),
+        };
+        assert_eq!(
+            setting(b().login_rate_limit(Some(lax)).build()),
+            "login_rate_limit"
+        );
+        assert!(b().refresh_grace(Duration::from_secs(60)).build().is_ok());
     }
 
     #[test]

@@ -10,9 +10,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Everything an authentication call can fail with.
 ///
 /// Callers may branch on every variant except the internal ones ([`AuthError::Storage`],
-/// [`AuthError::Hashing`], [`AuthError::Internal`]), which carry their source for logs but
-/// must never be shown to an HTTP client: use [`AuthError::is_internal`] to tell them apart.
-/// The messages of the client-facing variants are safe to show.
+/// [`AuthError::Hashing`], [`AuthError::Internal`], and a [`TokenError`] that is itself
+/// internal), which carry their source for logs but must never be shown to an HTTP client:
+/// use [`AuthError::is_internal`] to tell them apart. The messages of the client-facing
+/// variants are safe to show.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -20,15 +21,9 @@ pub enum AuthError {
     /// password and wrong password; the reason goes to the `user_login_failed` event only.
     #[error("invalid credentials")]
     InvalidCredentials,
-    /// The token was valid once but its lifetime is over.
-    #[error("token expired")]
-    TokenExpired,
-    /// The token is unknown, malformed, or of the wrong type for this call.
-    #[error("token invalid")]
-    TokenInvalid,
-    /// The token's session was ended (logout, logout-all, password change, reuse detection).
-    #[error("token revoked")]
-    TokenRevoked,
+    /// A token was refused: see [`TokenError`] (invalid, expired, revoked).
+    #[error(transparent)]
+    Token(#[from] TokenError),
     /// The token is valid but its user is deactivated.
     #[error("user inactive")]
     UserInactive,
@@ -53,11 +48,12 @@ pub enum AuthError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Internal: the store failed.
+    /// Internal: the store failed. [`StoreError::kind`] tells an outage
+    /// ([`StoreErrorKind::Unavailable`]) from the rest.
     #[error("storage failure")]
     Storage(#[source] StoreError),
-    /// Internal: password hashing failed (not a wrong password: a wrong password is
-    /// [`AuthError::InvalidCredentials`]).
+    /// Internal: password hashing failed or was too busy to start in time (not a wrong
+    /// password: a wrong password is [`AuthError::InvalidCredentials`]).
     #[error("password hashing failure")]
     Hashing(#[source] BoxError),
     /// Internal: any other failure, such as a corrupt row.
@@ -75,10 +71,11 @@ impl AuthError {
     /// True for failures of the system rather than of the caller's input: log them, and
     /// answer the client with a generic "service unavailable".
     pub fn is_internal(&self) -> bool {
-        matches!(
-            self,
-            AuthError::Storage(_) | AuthError::Hashing(_) | AuthError::Internal { .. }
-        )
+        match self {
+            AuthError::Storage(_) | AuthError::Hashing(_) | AuthError::Internal { .. } => true,
+            AuthError::Token(e) => e.is_internal(),
+            _ => false,
+        }
     }
 
     /// An internal error with a static context and no source.
@@ -95,6 +92,61 @@ impl From<StoreError> for AuthError {
     /// [`StoreErrorKind::UniqueViolation`] on user creation to [`AuthError::UserExists`]).
     fn from(err: StoreError) -> Self {
         AuthError::Storage(err)
+    }
+}
+
+/// Why a [`TokenBackend`](crate::TokenBackend) refused or failed. Nested in
+/// [`AuthError::Token`]; a backend can only answer with these, never "user exists" or a
+/// password error.
+///
+/// Callers may branch on [`Invalid`](TokenError::Invalid), [`Expired`](TokenError::Expired)
+/// and [`Revoked`](TokenError::Revoked); the other variants are internal
+/// ([`TokenError::is_internal`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The token is unknown, malformed, tampered with, or of the wrong type for this call.
+    #[error("token invalid")]
+    Invalid,
+    /// The token was valid once but its lifetime (or its session's) is over.
+    #[error("token expired")]
+    Expired,
+    /// The token's session was ended (logout, logout-all, password change, deactivation,
+    /// reuse detection).
+    #[error("token revoked")]
+    Revoked,
+    /// Internal: the backend's store failed.
+    #[error("token storage failure")]
+    Storage(#[source] StoreError),
+    /// Internal: any other failure of the backend.
+    #[error("token backend failure: {context}")]
+    Internal {
+        /// What was being done; static text, never token material.
+        context: &'static str,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl TokenError {
+    /// True for failures of the system (storage, internal), not of the presented token.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, TokenError::Storage(_) | TokenError::Internal { .. })
+    }
+
+    /// An internal error with a static context and a source.
+    pub fn internal(context: &'static str, source: impl Into<BoxError>) -> Self {
+        TokenError::Internal {
+            context,
+            source: Some(source.into()),
+        }
+    }
+}
+
+impl From<StoreError> for TokenError {
+    fn from(err: StoreError) -> Self {
+        TokenError::Storage(err)
     }
 }
 
@@ -216,6 +268,10 @@ pub enum InputError {
     /// The value contains a NUL or other control character.
     #[error("{0} contains a control character")]
     ControlCharacter(InputField),
+    /// The value contains an invisible or formatting character (zero-width space, bidi
+    /// override, ...), which would let two different values look the same.
+    #[error("{0} contains an invisible character")]
+    InvisibleCharacter(InputField),
     /// The value does not have the expected shape (an email without `@`, a bad id).
     #[error("{0} is malformed")]
     Malformed(InputField),
@@ -270,7 +326,9 @@ mod tests {
         let err = StoreError::new(StoreErrorKind::UniqueViolation, "create_session");
         assert_eq!(err.kind(), StoreErrorKind::UniqueViolation);
         assert!(AuthError::from(err).is_internal());
-        assert!(!AuthError::TokenRevoked.is_internal());
+        assert!(!AuthError::Token(TokenError::Revoked).is_internal());
+        let nested = TokenError::from(StoreError::new(StoreErrorKind::Unavailable, "x"));
+        assert!(AuthError::from(nested).is_internal());
     }
 
     #[test]

@@ -2,12 +2,14 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::error::AuthError;
+use crate::client::ClientInfo;
+use crate::error::TokenError;
 use crate::ids::{SessionId, UserId};
+use crate::store::SessionInfo;
 use crate::user::User;
 
 /// Longest token string any backend accepts; longer input is refused as
-/// [`AuthError::TokenInvalid`] before it is hashed or sent to a database.
+/// [`TokenError::Invalid`] before it is hashed or sent to a database.
 pub const MAX_TOKEN_LENGTH: usize = 4096;
 
 /// What a token is for. A token of one kind never passes as another: the kind is both in
@@ -100,6 +102,27 @@ impl fmt::Debug for TokenPair {
     }
 }
 
+/// Claims an application adds to the tokens of a session (the reference's
+/// `create_tokens(user_id, **extra)`): roles, tenant, scopes. The JWT backend puts them in
+/// the access token; the opaque backend keeps them with the session. Names the backends
+/// set themselves (`sub`, `sid`, `exp`, `iat`, `nbf`, `iss`, `aud`, `jti`, `typ`) are
+/// refused as [`TokenError::Invalid`] at issue.
+pub type ExtraClaims = serde_json::Map<String, serde_json::Value>;
+
+/// The claim names a backend sets itself, never taken from [`ExtraClaims`].
+pub const RESERVED_CLAIMS: [&str; 9] = ["sub", "sid", "exp", "iat", "nbf", "iss", "aud", "jti", "typ"];
+
+/// What a new session is issued for.
+#[derive(Debug, Clone, Copy)]
+pub struct IssueRequest<'a> {
+    /// The user who logged in.
+    pub user_id: UserId,
+    /// The client the login came from (recorded with the session and listed).
+    pub client: &'a ClientInfo,
+    /// Claims to carry with every token of the session.
+    pub extra_claims: &'a ExtraClaims,
+}
+
 /// A pair just issued, with the session it belongs to.
 #[derive(Debug, Clone)]
 pub struct IssuedTokens {
@@ -111,8 +134,24 @@ pub struct IssuedTokens {
     pub user_id: UserId,
     /// When the access token expires.
     pub access_expires_at: OffsetDateTime,
-    /// When the refresh token expires.
+    /// When the refresh token expires (never after the session's absolute end).
     pub refresh_expires_at: OffsetDateTime,
+}
+
+/// What a valid access token says.
+#[derive(Debug, Clone)]
+pub struct AccessClaims {
+    /// Its user.
+    pub user_id: UserId,
+    /// Its session.
+    pub session_id: SessionId,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+    /// The claims the session was issued with.
+    pub extra_claims: ExtraClaims,
+    /// The user as stored now, when the backend's store read it in the same round trip
+    /// (SQL stores do); `None` means the service loads it.
+    pub user: Option<User>,
 }
 
 /// A successfully authenticated access token.
@@ -122,15 +161,29 @@ pub struct Authenticated {
     pub user: User,
     /// The token's session.
     pub session_id: SessionId,
+    /// The claims the session was issued with.
+    pub extra_claims: ExtraClaims,
 }
 
 /// The result of presenting a refresh token.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // returned once per refresh; the common variant is the big one
 pub enum RefreshOutcome {
-    /// The token was spent and a new pair issued in the same session.
-    Rotated(IssuedTokens),
+    /// The token was spent and a new pair issued in the same session; or, inside the grace
+    /// window, the token was the immediate predecessor of the current one and the pair
+    /// already issued for it is returned again (`replayed`).
+    Rotated {
+        /// The pair.
+        tokens: IssuedTokens,
+        /// The user as stored now, when the store read it in the same transaction;
+        /// `None` means the service loads it (and ends the session if the user is gone or
+        /// inactive).
+        user: Option<User>,
+        /// True when this is the grace window's replay of an already issued pair.
+        replayed: bool,
+    },
     /// The token had already been spent: the whole session was revoked. The caller reports
-    /// `refresh_token_reused` and answers [`AuthError::TokenRevoked`].
+    /// `refresh_token_reused` and answers [`TokenError::Revoked`].
     ReuseDetected {
         /// The user whose session was revoked.
         user_id: UserId,
@@ -139,37 +192,56 @@ pub enum RefreshOutcome {
     },
 }
 
+/// What logging out with an access token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoggedOut {
+    /// The token's user.
+    pub user_id: UserId,
+    /// The token's session.
+    pub session_id: SessionId,
+    /// False if the session had already ended (a second logout): nothing changed.
+    pub ended_now: bool,
+}
+
 /// How tokens are issued, checked, rotated and revoked: database-backed opaque tokens, JWT,
-/// or an application's own. Implement it against this crate alone.
+/// or an application's own. Implement it against this crate alone; the service does
+/// everything about sessions through it (listing, revoking, cleanup), never around it.
 #[async_trait::async_trait]
 pub trait TokenBackend: Send + Sync {
-    /// Starts a new session for `user_id` and issues its first pair.
-    async fn issue(&self, user_id: &UserId) -> Result<IssuedTokens, AuthError>;
+    /// Starts a new session and issues its first pair.
+    async fn issue(&self, request: IssueRequest<'_>) -> Result<IssuedTokens, TokenError>;
 
-    /// Checks an access token and returns its user. Called on every request: it must not
-    /// write. Errors: [`AuthError::TokenInvalid`], [`AuthError::TokenExpired`],
-    /// [`AuthError::TokenRevoked`], [`AuthError::UserInactive`].
-    async fn authenticate(&self, access_token: &str) -> Result<Authenticated, AuthError>;
+    /// Checks an access token: called on every request, it must not write. Errors:
+    /// [`TokenError::Invalid`] (unknown, malformed, tampered, wrong type),
+    /// [`TokenError::Expired`], [`TokenError::Revoked`].
+    async fn verify_access(&self, access_token: &str) -> Result<AccessClaims, TokenError>;
 
     /// Spends a refresh token and issues a new pair in the same session, atomically: of
-    /// concurrent calls with one token, exactly one gets [`RefreshOutcome::Rotated`].
-    async fn refresh(&self, refresh_token: &str) -> Result<RefreshOutcome, AuthError>;
+    /// concurrent calls with one token, exactly one rotates (the others are reuse, or the
+    /// grace window's replay of the same pair).
+    async fn refresh(&self, refresh_token: &str) -> Result<RefreshOutcome, TokenError>;
 
-    /// Ends the session of an access token (even an expired one). Returns its user and
-    /// session.
-    async fn revoke(&self, access_token: &str) -> Result<(UserId, SessionId), AuthError>;
+    /// Ends the session of an access token (even an expired one): logout.
+    async fn logout(&self, access_token: &str) -> Result<LoggedOut, TokenError>;
 
     /// Ends one session of a user; false if it was not an active session of that user.
     async fn revoke_session(
         &self,
         user_id: &UserId,
         session_id: &SessionId,
-    ) -> Result<bool, AuthError>;
+    ) -> Result<bool, TokenError>;
 
     /// Ends every session of `user_id`, except `keep` if given. Returns how many ended.
     async fn revoke_all(
         &self,
         user_id: &UserId,
         keep: Option<&SessionId>,
-    ) -> Result<u64, AuthError>;
+    ) -> Result<u64, TokenError>;
+
+    /// The user's active sessions, newest first.
+    async fn sessions(&self, user_id: &UserId) -> Result<Vec<SessionInfo>, TokenError>;
+
+    /// Deletes up to `batch` rows that can never be used again (keeping what reuse
+    /// detection needs); returns how many went. Call until 0.
+    async fn cleanup_expired(&self, batch: u32) -> Result<u64, TokenError>;
 }

@@ -1,10 +1,12 @@
 use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::error::{InputError, InputField};
 use crate::ids::UserId;
 
 /// The longest email accepted, in characters (the reference's `CharField(255)`).
-const MAX_EMAIL_LENGTH: usize = 255;
+pub const MAX_EMAIL_LENGTH: usize = 255;
 
 /// The library's view of a row in the application's user table: the eight columns the
 /// library owns, plus the key.
@@ -16,7 +18,8 @@ const MAX_EMAIL_LENGTH: usize = 255;
 pub struct User {
     /// The application's primary key.
     pub id: UserId,
-    /// The unique email address, normalized by [`normalize_email`].
+    /// The unique email address, in the canonical form of [`normalize_email`] when the
+    /// library wrote it (rows written by other software keep their spelling).
     pub email: String,
     /// When the user last logged in, if ever.
     pub last_login: Option<OffsetDateTime>,
@@ -24,7 +27,7 @@ pub struct User {
     pub is_active: bool,
     /// Whether the email address was verified.
     pub is_verified: bool,
-    /// When the user joined (set at creation).
+    /// When the user joined (set at creation, or at verification if it was empty).
     pub joined_at: Option<OffsetDateTime>,
     /// When the row was created.
     pub created_at: OffsetDateTime,
@@ -60,7 +63,7 @@ impl std::fmt::Debug for NewUser {
 }
 
 impl NewUser {
-    /// A new active, unverified user; the email is checked and normalized.
+    /// A new active, unverified user; the email is checked and put in canonical form.
     pub fn new(email: &str) -> Result<Self, InputError> {
         Ok(Self {
             email: normalize_email(email)?,
@@ -70,7 +73,7 @@ impl NewUser {
         })
     }
 
-    /// The normalized email.
+    /// The canonical email.
     pub fn email(&self) -> &str {
         &self.email
     }
@@ -87,37 +90,70 @@ impl NewUser {
     }
 }
 
-/// Checks an email and returns its canonical form: surrounding white space removed, the
-/// domain lower-cased (the local part is kept as given, as RFC 5321 requires).
+/// Checks an email and returns its canonical form, the one key every store matches on.
 ///
-/// Refuses empty, over-long (255 characters), control characters, and anything without
-/// exactly one `@` with text on both sides. Deliberately not a full RFC 5322 parser:
-/// deliverability is proven by verification, not by syntax.
+/// 1. Surrounding white space is removed and the text is put in Unicode NFC, so a
+///    precomposed `é` and `e` + combining accent are one address.
+/// 2. Refused: empty; over 255 characters; control characters; invisible characters
+///    (format characters such as zero-width spaces, joiners and bidi overrides, variation
+///    selectors, Hangul fillers), so no look-alike account can be registered; anything
+///    without an `@` with text on both sides, or with white space inside.
+/// 3. ASCII letters are lower-cased, in the local part too: `Alice@Example.COM` and
+///    `alice@example.com` are one account on every store. Other letters are kept as typed
+///    (no Unicode case mapping), so `mıke@` (dotless i) never matches `mike@`.
+///
+/// Deliberately not a full RFC 5322 parser: deliverability is proven by verification, not
+/// by syntax. Mail always goes to the address stored for the user.
 pub fn normalize_email(email: &str) -> Result<String, InputError> {
     let email = email.trim();
     if email.is_empty() {
         return Err(InputError::Empty(InputField::Email));
     }
+    // Bound the work before normalizing: NFC never shrinks text by more than a factor of
+    // four in characters, and an address over the limit is refused anyway.
+    if email.len() > MAX_EMAIL_LENGTH * 16 {
+        return Err(InputError::TooLong {
+            field: InputField::Email,
+            max: MAX_EMAIL_LENGTH,
+        });
+    }
+    let email: String = email.nfc().collect();
     if email.chars().count() > MAX_EMAIL_LENGTH {
         return Err(InputError::TooLong {
             field: InputField::Email,
             max: MAX_EMAIL_LENGTH,
         });
     }
-    if email.chars().any(|c| c.is_control()) {
+    if email.chars().any(char::is_control) {
         return Err(InputError::ControlCharacter(InputField::Email));
+    }
+    if email.chars().any(is_invisible) {
+        return Err(InputError::InvisibleCharacter(InputField::Email));
     }
     let (local, domain) = email
         .rsplit_once('@')
         .ok_or(InputError::Malformed(InputField::Email))?;
-    if local.is_empty()
-        || domain.is_empty()
-        || domain.contains('@')
-        || email.contains(char::is_whitespace)
-    {
+    if local.is_empty() || domain.is_empty() || email.contains(char::is_whitespace) {
         return Err(InputError::Malformed(InputField::Email));
     }
-    Ok(format!("{local}@{}", domain.to_lowercase()))
+    Ok(email.to_ascii_lowercase())
+}
+
+/// Characters that render as nothing: format characters (Unicode category Cf: zero-width
+/// space and joiners, bidi controls, soft hyphen, word joiner, BOM, tags) and the other
+/// default-ignorable letters and marks that are not Cf.
+fn is_invisible(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+        || matches!(
+            c,
+            '\u{034F}'                    // combining grapheme joiner
+            | '\u{115F}' | '\u{1160}'     // Hangul choseong/jungseong fillers
+            | '\u{17B4}' | '\u{17B5}'     // Khmer inherent vowels
+            | '\u{180B}'..='\u{180F}'     // Mongolian variation selectors
+            | '\u{3164}' | '\u{FFA0}'     // Hangul fillers
+            | '\u{FE00}'..='\u{FE0F}'     // variation selectors
+            | '\u{E0100}'..='\u{E01EF}' // variation selectors supplement
+        )
 }
 
 #[cfg(test)]
@@ -125,11 +161,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn normalizes_domain_only() {
+    fn folds_ascii_case_everywhere() {
         assert_eq!(
             normalize_email("  Alice@Example.COM ").unwrap(),
-            "Alice@example.com"
+            "alice@example.com"
         );
+    }
+
+    #[test]
+    fn keeps_non_ascii_letters_as_typed() {
+        // No Unicode case mapping: the dotless i stays distinct from i (GitHub 2019).
+        assert_eq!(
+            normalize_email("M\u{131}ke@example.org").unwrap(),
+            "m\u{131}ke@example.org"
+        );
+        assert_ne!(
+            normalize_email("m\u{131}ke@example.org").unwrap(),
+            normalize_email("mike@example.org").unwrap()
+        );
+        assert_eq!(
+            normalize_email("\u{C4}rger@x.io").unwrap(),
+            "\u{C4}rger@x.io"
+        );
+    }
+
+    #[test]
+    fn nfc_and_nfd_spellings_are_one_address() {
+        assert_eq!(
+            normalize_email("jose\u{301}@example.com").unwrap(),
+            normalize_email("jos\u{e9}@example.com").unwrap()
+        );
+    }
+
+    #[test]
+    fn refuses_invisible_characters() {
+        for bad in [
+            "ali\u{200B}ce@example.com",
+            "alice\u{200D}@example.com",
+            "\u{202E}alice@example.com",
+            "alice@exa\u{2060}mple.com",
+            "alice@example.com\u{FEFF}x",
+            "al\u{AD}ice@example.com",
+            "alice\u{FE0F}@example.com",
+            "a\u{3164}@example.com",
+            "alice@example.com\u{E0001}",
+        ] {
+            assert_eq!(
+                normalize_email(bad),
+                Err(InputError::InvisibleCharacter(InputField::Email)),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
@@ -153,6 +235,11 @@ mod tests {
         assert!(matches!(
             normalize_email(&long),
             Err(InputError::TooLong { max: 255, .. })
+        ));
+        let huge = "a".repeat(1 << 20);
+        assert!(matches!(
+            normalize_email(&huge),
+            Err(InputError::TooLong { .. })
         ));
     }
 }
