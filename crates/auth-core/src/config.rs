@@ -579,7 +579,10 @@ impl AuthConfigBuilder {
             }
         }
         if self.refresh_grace > MAX_REFRESH_GRACE {
-            return Err(invalid("refresh_grace", "must be at most 60 seconds".into()));
+            return Err(invalid(
+                "refresh_grace",
+                "must be at most 60 seconds".into(),
+            ));
         }
         let minute = Duration::from_secs(60);
         if self.password_reset_lifetime < minute || self.password_reset_lifetime > day {
@@ -588,8 +591,7 @@ impl AuthConfigBuilder {
                 "must be between 1 minute and 1 day".into(),
             ));
         }
-        if self.email_verification_lifetime < minute
-            || self.email_verification_lifetime > day * 30
+        if self.email_verification_lifetime < minute || self.email_verification_lifetime > day * 30
         {
             return Err(invalid(
                 "email_verification_lifetime",
@@ -609,7 +611,8 @@ impl AuthConfigBuilder {
                 ));
             }
             if setting == "login_rate_limit" {
-                let per_hour = u128::from(p.max_attempts) * 3_600 / p.window.as_secs().max(1) as u128;
+                let per_hour =
+                    u128::from(p.max_attempts) * 3_600 / p.window.as_secs().max(1) as u128;
                 if per_hour > 100 {
                     return Err(invalid(
                         setting,

@@ -8,8 +8,14 @@ use crate::error::{InputError, InputField};
 /// The primary key of the application's user table.
 ///
 /// The application owns its user table and picks its key type; the library carries the key
-/// without interpreting it.
+/// without interpreting it. With the `serde` feature an integer key is a JSON number and
+/// a UUID key a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(untagged)
+)]
 pub enum UserId {
     /// An integer key (`INTEGER PRIMARY KEY`, `BIGINT`, `BIGSERIAL`, ...).
     Int(i64),
@@ -59,6 +65,11 @@ impl From<Uuid> for UserId {
 
 /// The type of the user table's primary key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum IdKind {
     /// A 64-bit integer assigned by the database.
     #[default]
@@ -129,6 +140,21 @@ impl fmt::Display for SessionId {
     }
 }
 
+#[cfg(feature = "serde")]
+impl serde::Serialize for SessionId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for SessionId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        SessionId::from_hex(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SessionId({})", self.to_hex())
@@ -162,5 +188,27 @@ mod tests {
         );
         assert!(UserId::parse(IdKind::Uuid, "42").is_err());
         assert_eq!(UserId::Uuid(u).to_string(), u.hyphenated().to_string());
+    }
+}
+
+#[cfg(all(test, feature = "serde"))]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn ids_serialize_as_their_plain_forms() {
+        assert_eq!(serde_json::to_string(&UserId::Int(7)).unwrap(), "7");
+        let u = Uuid::from_u128(7);
+        assert_eq!(
+            serde_json::to_string(&UserId::Uuid(u)).unwrap(),
+            format!("\"{u}\"")
+        );
+        let back: UserId = serde_json::from_str(&format!("\"{u}\"")).unwrap();
+        assert_eq!(back, UserId::Uuid(u));
+        let s = SessionId::from_bytes([0xab; 16]);
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(text, format!("\"{}\"", s.to_hex()));
+        assert_eq!(serde_json::from_str::<SessionId>(&text).unwrap(), s);
+        assert!(serde_json::from_str::<SessionId>("\"nope\"").is_err());
     }
 }

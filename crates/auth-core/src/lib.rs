@@ -50,9 +50,9 @@ pub use rate_limit::{
     MemoryRateLimiter, RateLimitDecision, RateLimitPolicy, RateLimitWindow, RateLimiter,
 };
 pub use store::{
-    AccessTokenRecord, CredentialStore, EndSessions, ExpiredDeletion, Grace, NewSession,
-    NewToken, RotateOutcome, Rotation, SessionInfo, SessionStatus, SessionStore,
-    SingleUseTokenStore, UserCredentials, UserStore,
+    AccessTokenRecord, CredentialStore, EndSessions, ExpiredDeletion, Grace, NewSession, NewToken,
+    RotateOutcome, Rotation, SessionInfo, SessionStatus, SessionStore, SingleUseTokenStore,
+    UserCredentials, UserStore,
 };
 pub use token::{
     AccessClaims, Authenticated, ExtraClaims, IssueRequest, IssuedTokens, LoggedOut,

@@ -278,7 +278,10 @@ mod tests {
         let (mut w, d) = RateLimitWindow::first(&P, t(0));
         assert_eq!(d, RateLimitDecision::Allowed { attempts: 1 });
         for n in 2..=5 {
-            assert_eq!(w.hit(&P, t(n)), RateLimitDecision::Allowed { attempts: n as u32 });
+            assert_eq!(
+                w.hit(&P, t(n)),
+                RateLimitDecision::Allowed { attempts: n as u32 }
+            );
         }
         assert_eq!(
             w.hit(&P, t(10)),
@@ -298,7 +301,10 @@ mod tests {
         assert!(w.peek(t(609)).is_limited());
         assert!(!w.peek(t(610)).is_limited());
         // After the lockout a new window begins.
-        assert_eq!(w.hit(&P, t(610)), RateLimitDecision::Allowed { attempts: 1 });
+        assert_eq!(
+            w.hit(&P, t(610)),
+            RateLimitDecision::Allowed { attempts: 1 }
+        );
     }
 
     #[test]
@@ -307,7 +313,10 @@ mod tests {
         for n in 1..5 {
             w.hit(&P, t(n));
         }
-        assert_eq!(w.hit(&P, t(300)), RateLimitDecision::Allowed { attempts: 1 });
+        assert_eq!(
+            w.hit(&P, t(300)),
+            RateLimitDecision::Allowed { attempts: 1 }
+        );
     }
 
     #[tokio::test]

@@ -321,18 +321,23 @@ pub enum RotateOutcome {
 
 /// One active session, for a "where you're logged in" list.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SessionInfo {
     /// Its id.
     pub id: SessionId,
     /// Its user.
     pub user_id: UserId,
     /// When the login happened.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub created_at: OffsetDateTime,
     /// When it was last refreshed, if ever.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339::option"))]
     pub refreshed_at: Option<OffsetDateTime>,
     /// When it ends unless refreshed.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub expires_at: OffsetDateTime,
     /// When it ends at the latest.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub absolute_expires_at: OffsetDateTime,
     /// The address the login came from, if known.
     pub ip: Option<IpAddr>,

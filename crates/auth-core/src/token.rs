@@ -110,7 +110,9 @@ impl fmt::Debug for TokenPair {
 pub type ExtraClaims = serde_json::Map<String, serde_json::Value>;
 
 /// The claim names a backend sets itself, never taken from [`ExtraClaims`].
-pub const RESERVED_CLAIMS: [&str; 9] = ["sub", "sid", "exp", "iat", "nbf", "iss", "aud", "jti", "typ"];
+pub const RESERVED_CLAIMS: [&str; 9] = [
+    "sub", "sid", "exp", "iat", "nbf", "iss", "aud", "jti", "typ",
+];
 
 /// What a new session is issued for.
 #[derive(Debug, Clone, Copy)]

@@ -15,6 +15,7 @@ pub const MAX_EMAIL_LENGTH: usize = 255;
 /// with its own query by [`User::id`]. The password hash is deliberately not here: it is
 /// only read by login and password checks ([`UserCredentials`](crate::UserCredentials)).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct User {
     /// The application's primary key.
     pub id: UserId,
@@ -22,16 +23,20 @@ pub struct User {
     /// library wrote it (rows written by other software keep their spelling).
     pub email: String,
     /// When the user last logged in, if ever.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339::option"))]
     pub last_login: Option<OffsetDateTime>,
     /// Inactive users cannot log in, and their tokens stop authenticating.
     pub is_active: bool,
     /// Whether the email address was verified.
     pub is_verified: bool,
     /// When the user joined (set at creation, or at verification if it was empty).
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339::option"))]
     pub joined_at: Option<OffsetDateTime>,
     /// When the row was created.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub created_at: OffsetDateTime,
     /// When the row was last changed by the library.
+    #[cfg_attr(feature = "serde", serde(with = "time::serde::rfc3339"))]
     pub updated_at: OffsetDateTime,
 }
 

@@ -4,14 +4,18 @@
 //!
 //! | call | what it does |
 //! | --- | --- |
-//! | [`create_user`](AuthService::create_user) | inserts a user (no password yet) |
-//! | [`set_password`](AuthService::set_password) | hashes (Argon2id) off the async executor, stores, ends the user's sessions, emits `password_changed` |
-//! | [`login`](AuthService::login) | checks the password, starts a session, returns [`AuthResult`] (user, access token, refresh token) |
+//! | [`create_user`](AuthService::create_user) / [`register`](AuthService::register) | inserts a user (with a password checked by the policy) |
+//! | [`set_password`](AuthService::set_password) | hashes (Argon2id) off the async executor, stores, ends the user's sessions in the same transaction, emits `password_changed` |
+//! | [`login`](AuthService::login) | rate-limited; checks the password, starts a session, returns [`AuthResult`] (user, access token, refresh token) |
 //! | [`authenticate`](AuthService::authenticate) | checks an access token on every request: one indexed read, no write |
 //! | [`refresh`](AuthService::refresh) | spends a refresh token for a new [`TokenPair`]; a spent token presented again revokes the session |
 //! | [`logout`](AuthService::logout) / [`logout_all`](AuthService::logout_all) | ends one session / every session of a user |
-//! | [`register`](AuthService::register) / [`change_password`](AuthService::change_password) | the same, for passwords users choose: the password policy applies |
+//! | [`request_reset`](AuthService::request_reset) / [`confirm_reset`](AuthService::confirm_reset) | password reset through your [`Notifier`] |
 //! | [`check_password`](AuthService::check_password) | verifies, and upgrades a legacy (bcrypt, PBKDF2) or outdated hash |
+//!
+//! Behind these, sub-services with one job each: [`AuthService::users`],
+//! [`AuthService::passwords`], [`AuthService::sessions`] (also listing and revoking
+//! sessions, cleanup), [`AuthService::recovery`] (also email verification).
 //!
 //! Errors are one enum, [`AuthError`]: branch on its client-facing variants; log the
 //! internal ones ([`AuthError::is_internal`]) and answer "service unavailable".
@@ -47,17 +51,34 @@
 //! # }
 //! ```
 
+mod core;
+mod notifier;
+mod passwords;
+mod recovery;
 mod service;
+mod service_tokens;
+mod sessions;
+mod users;
 
-pub use service::{AuthResult, AuthService, AuthServiceBuilder, hasher_config};
+pub use notifier::ConsoleNotifier;
+pub use passwords::Passwords;
+pub use recovery::Recovery;
+pub use service::{AuthService, AuthServiceBuilder, Store, hasher_config};
+pub use service_tokens::{SERVICE_TOKENS_ENV, ServicePrincipal, ServiceTokens};
+pub use sessions::{AuthResult, CLEANUP_BATCH, LoginOptions, Sessions};
+pub use users::Users;
 
 pub use auth_core::{
-    AuthConfig, AuthConfigBuilder, AuthError, Authenticated, Clock, ConfigError, IdKind,
-    InputError, InputField, ManualClock, PasswordRejection, PolicyFailure, SessionId, SessionInfo,
-    StoreError, StoreErrorKind, SystemClock, TokenBackend, TokenPair, TokenStore, User, UserId,
-    UserStore,
+    AuthConfig, AuthConfigBuilder, AuthError, Authenticated, ClientInfo, Clock, ConfigError,
+    ExtraClaims, IdKind, InputError, InputField, IssuedTokens, ManualClock, MemoryRateLimiter,
+    Notification, NotificationKind, Notifier, PasswordRejection, PolicyFailure, RateLimitPolicy,
+    RateLimiter, SessionId, SessionInfo, StoreError, StoreErrorKind, SystemClock, TokenBackend,
+    TokenError, TokenPair, User, UserId, UserStore,
 };
-pub use auth_events::{AuthEvent, EventBus, EventListener, EventRecorder, LoginFailureReason};
+pub use auth_events::{
+    AuthEvent, EventBus, EventListener, EventRecorder, LoginFailureReason, RateLimitScope,
+    SessionEndReason,
+};
 pub use auth_hash::{
     HashingPool, MultiHasher, PasswordHasher, PasswordPolicy, PasswordValidator, ValidationContext,
     ValidationFailure, Verification,

@@ -2,7 +2,8 @@
 //! errors for bad input, and nothing secret stored.
 mod common;
 
-use auth_facade::{AuthError, AuthEvent, InputError, InputField, LoginFailureReason};
+use auth_core::SessionStore;
+use auth_facade::{AuthError, AuthEvent, InputError, InputField, LoginFailureReason, UserStore};
 use common::*;
 
 async fn failure_reason(h: &Harness) -> LoginFailureReason {
@@ -21,25 +22,22 @@ async fn every_credential_failure_is_the_same_error_after_exactly_one_verificati
     h.auth.create_user("nopass@example.com").await.unwrap();
 
     let cases = [
-        (
-            "nobody@example.com",
-            PASSWORD,
-            LoginFailureReason::UnknownUser,
-        ),
+        ("nobody@example.com", PASSWORD, LoginFailureReason::NotFound),
         (
             "alice@example.com",
             "wrong-password",
-            LoginFailureReason::WrongPassword,
+            LoginFailureReason::BadPassword,
         ),
+        ("ina@example.com", PASSWORD, LoginFailureReason::Inactive),
         (
             "ina@example.com",
-            PASSWORD,
-            LoginFailureReason::InactiveUser,
+            "wrong-password",
+            LoginFailureReason::Inactive,
         ),
         (
             "nopass@example.com",
             PASSWORD,
-            LoginFailureReason::UnusablePassword,
+            LoginFailureReason::BadPassword,
         ),
     ];
     for (email, password, reason) in cases {
@@ -57,22 +55,39 @@ async fn every_credential_failure_is_the_same_error_after_exactly_one_verificati
     h.hasher.reset();
     h.auth.login("alice@example.com", PASSWORD).await.unwrap();
     assert_eq!(h.hasher.verifications(), 1);
-    assert_eq!(h.auth.sessions(&alice.id).await.unwrap().len(), 1);
+    assert_eq!(h.auth.sessions().list(&alice.id).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn failed_logins_start_no_session_and_touch_no_row() {
     let h = harness().await;
     let alice = h.user("alice@example.com").await;
-    let before = dump_database(&h.store).await;
+    let sessions_before = h.store.list_sessions(&alice.id, h.now()).await.unwrap();
+    let user_before = h
+        .store
+        .find_credentials_by_id(&alice.id)
+        .await
+        .unwrap()
+        .unwrap();
     for _ in 0..3 {
         h.auth
             .login("alice@example.com", "guess")
             .await
             .unwrap_err();
     }
-    assert_eq!(dump_database(&h.store).await, before);
-    assert!(h.auth.sessions(&alice.id).await.unwrap().is_empty());
+    let user_after = h
+        .store
+        .find_credentials_by_id(&alice.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user_after.user, user_before.user);
+    assert_eq!(user_after.password_hash, user_before.password_hash);
+    assert_eq!(
+        h.store.list_sessions(&alice.id, h.now()).await.unwrap(),
+        sessions_before
+    );
+    assert!(h.auth.sessions().list(&alice.id).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -147,7 +162,7 @@ async fn raw_passwords_and_tokens_are_never_stored() {
     h.user("alice@example.com").await;
     let result = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
     let pair = h.auth.refresh(&result.refresh_token).await.unwrap();
-    let dump = dump_database(&h.store).await;
+    let dump = h.store.dump();
     assert!(
         dump.contains("alice@example.com"),
         "the scan must see the tables"
@@ -176,10 +191,8 @@ async fn set_password_ends_existing_sessions_and_the_old_password() {
         .set_password(&alice.id, "An0ther-Passphrase")
         .await
         .unwrap();
-    assert!(matches!(
-        h.auth.authenticate(&result.access_token).await,
-        Err(AuthError::TokenRevoked)
-    ));
+    let err = h.auth.authenticate(&result.access_token).await.unwrap_err();
+    assert!(is_token(&err, "revoked"), "{err:?}");
     assert!(matches!(
         h.auth.login("alice@example.com", PASSWORD).await,
         Err(AuthError::InvalidCredentials)
@@ -188,7 +201,16 @@ async fn set_password_ends_existing_sessions_and_the_old_password() {
         .login("alice@example.com", "An0ther-Passphrase")
         .await
         .unwrap();
-    assert!(h.events.names().contains(&"all_sessions_revoked"));
+    match h
+        .events
+        .events()
+        .iter()
+        .rev()
+        .find(|e| e.name() == "password_changed")
+    {
+        Some(AuthEvent::PasswordChanged { sessions_ended, .. }) => assert_eq!(*sessions_ended, 1),
+        other => panic!("{other:?}"),
+    }
     assert!(
         h.auth
             .check_password(&alice.id, "An0ther-Passphrase")
@@ -218,13 +240,67 @@ async fn unknown_user_ids_are_user_not_found() {
 }
 
 #[tokio::test]
-async fn login_email_matches_whatever_the_domain_case() {
+async fn login_email_matches_whatever_the_ascii_letter_case() {
     let h = harness().await;
     h.user("alice@example.com").await;
-    h.auth.login("alice@EXAMPLE.COM ", PASSWORD).await.unwrap();
-    // The local part is case-sensitive (RFC 5321): a different mailbox.
+    for typed in [
+        "alice@EXAMPLE.COM ",
+        "Alice@example.com",
+        "ALICE@Example.Com",
+    ] {
+        h.auth.login(typed, PASSWORD).await.unwrap();
+    }
+    // Non-ASCII letters are not case-mapped: the dotless i is another address.
     assert!(matches!(
-        h.auth.login("Alice@example.com", PASSWORD).await,
+        h.auth.login("al\u{131}ce@example.com", PASSWORD).await,
         Err(AuthError::InvalidCredentials)
     ));
+}
+
+#[tokio::test]
+async fn an_address_stored_in_mixed_case_by_other_software_is_found() {
+    let h = harness().await;
+    let id = h
+        .store
+        .insert_raw_user("Legacy.User@Example.COM", h.now())
+        .unwrap();
+    h.auth.set_password(&id, PASSWORD).await.unwrap();
+    let result = h
+        .auth
+        .login("legacy.user@example.com", PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(result.user.id, id);
+    // Mail goes to the stored address, whatever was typed.
+    assert_eq!(result.user.email, "Legacy.User@Example.COM");
+    assert!(matches!(
+        h.auth.create_user("LEGACY.USER@example.com").await,
+        Err(AuthError::UserExists)
+    ));
+}
+
+#[tokio::test]
+async fn look_alike_emails_cannot_register() {
+    let h = harness().await;
+    h.auth.create_user("jos\u{e9}@example.com").await.unwrap();
+    // The decomposed spelling is the same address.
+    assert!(matches!(
+        h.auth.create_user("jose\u{301}@example.com").await,
+        Err(AuthError::UserExists)
+    ));
+    for invisible in [
+        "ali\u{200B}ce@example.com",
+        "\u{202E}alice@example.com",
+        "alice@exam\u{2060}ple.com",
+    ] {
+        assert!(
+            matches!(
+                h.auth.create_user(invisible).await,
+                Err(AuthError::InvalidInput(InputError::InvisibleCharacter(
+                    InputField::Email
+                )))
+            ),
+            "{invisible:?}"
+        );
+    }
 }

@@ -72,14 +72,15 @@ fn no_password_token_hash_or_secret_is_ever_logged() {
         let _ = h.auth.authenticate(&second.access_token).await;
         // A legacy hash upgraded on login logs the upgrade.
         let legacy = "$argon2id$v=19$m=8192,t=1,p=1$/L/HTZfRiQtR2Y5xSye99A$0J2Pc1WajKVNnEdCbERlkH/yVVt1b4SH/T/lf3Ac2QQ";
-        sqlx::query("UPDATE users SET password = ? WHERE email = 'alice@example.com'")
-            .bind(legacy)
-            .execute(h.store.pool())
+        auth_facade::UserStore::set_password_hash(&h.store, &alice.id, legacy, h.now())
             .await
             .unwrap();
         let third = h.auth.login("alice@example.com", "correct horse battery staple").await.unwrap();
         h.auth.logout(&third.access_token).await.unwrap();
         h.auth.logout_all(&alice.id).await.unwrap();
+        // A reset through a notifier that fails: its error is logged, never the token.
+        h.auth.request_reset("alice@example.com").await.unwrap();
+        h.auth.wait_for_background().await;
         secrets.extend([
             "correct horse battery staple".to_string(),
             legacy.to_string(),

@@ -2,7 +2,7 @@
 //! DESIGN.md §3 describe them. Time moves with the injected clock, never by sleeping.
 mod common;
 
-use auth_facade::{AuthError, AuthEvent};
+use auth_facade::{AuthError, AuthEvent, TokenError, UserStore};
 use common::*;
 
 #[tokio::test]
@@ -17,7 +17,7 @@ async fn expired_access_token_is_expired_and_refresh_still_works() {
     h.clock.advance(std::time::Duration::from_secs(1));
     assert!(matches!(
         h.auth.authenticate(&result.access_token).await,
-        Err(AuthError::TokenExpired)
+        Err(AuthError::Token(TokenError::Expired))
     ));
     let pair = h.auth.refresh(&result.refresh_token).await.unwrap();
     h.auth.authenticate(&pair.access_token).await.unwrap();
@@ -31,7 +31,7 @@ async fn expired_refresh_token_is_expired() {
     h.clock.advance(minutes(7 * 24 * 60));
     assert!(matches!(
         h.auth.refresh(&result.refresh_token).await,
-        Err(AuthError::TokenExpired)
+        Err(AuthError::Token(TokenError::Expired))
     ));
 }
 
@@ -60,7 +60,7 @@ async fn random_malformed_and_oversized_strings_are_invalid() {
         assert!(
             matches!(
                 h.auth.authenticate(case).await,
-                Err(AuthError::TokenInvalid)
+                Err(AuthError::Token(TokenError::Invalid))
             ),
             "{:?}",
             &case[..case.len().min(30)]
@@ -73,16 +73,16 @@ async fn random_malformed_and_oversized_strings_are_invalid() {
     for case in cases.iter().filter(|c| **c != result.refresh_token) {
         assert!(matches!(
             h.auth.refresh(case).await,
-            Err(AuthError::TokenInvalid)
+            Err(AuthError::Token(TokenError::Invalid))
         ));
     }
     assert!(matches!(
         h.auth.refresh(&result.access_token).await,
-        Err(AuthError::TokenInvalid)
+        Err(AuthError::Token(TokenError::Invalid))
     ));
     assert!(matches!(
         h.auth.logout(&result.refresh_token).await,
-        Err(AuthError::TokenInvalid)
+        Err(AuthError::Token(TokenError::Invalid))
     ));
     // The real tokens were not disturbed by any of that.
     h.auth.authenticate(&result.access_token).await.unwrap();
@@ -96,11 +96,11 @@ async fn logout_revokes_the_session_access_and_refresh() {
     h.auth.logout(&result.access_token).await.unwrap();
     assert!(matches!(
         h.auth.authenticate(&result.access_token).await,
-        Err(AuthError::TokenRevoked)
+        Err(AuthError::Token(TokenError::Revoked))
     ));
     assert!(matches!(
         h.auth.refresh(&result.refresh_token).await,
-        Err(AuthError::TokenRevoked)
+        Err(AuthError::Token(TokenError::Revoked))
     ));
 }
 
@@ -113,7 +113,7 @@ async fn logout_works_with_an_expired_access_token() {
     h.auth.logout(&result.access_token).await.unwrap();
     assert!(matches!(
         h.auth.refresh(&result.refresh_token).await,
-        Err(AuthError::TokenRevoked)
+        Err(AuthError::Token(TokenError::Revoked))
     ));
 }
 
@@ -129,17 +129,17 @@ async fn refresh_spends_the_old_token_and_reuse_revokes_the_family() {
     // Replaying the spent refresh token is reuse: refused, and the whole family dies.
     assert!(matches!(
         h.auth.refresh(&result.refresh_token).await,
-        Err(AuthError::TokenRevoked)
+        Err(AuthError::Token(TokenError::Revoked))
     ));
     for token in [&result.access_token, &second.access_token] {
         assert!(matches!(
             h.auth.authenticate(token).await,
-            Err(AuthError::TokenRevoked)
+            Err(AuthError::Token(TokenError::Revoked))
         ));
     }
     assert!(matches!(
         h.auth.refresh(&second.refresh_token).await,
-        Err(AuthError::TokenRevoked)
+        Err(AuthError::Token(TokenError::Revoked))
     ));
     let reused: Vec<AuthEvent> = h
         .events
@@ -167,7 +167,7 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_win() {
     for task in tasks {
         match task.await.unwrap() {
             Ok(_) => wins += 1,
-            Err(AuthError::TokenRevoked) => {}
+            Err(AuthError::Token(TokenError::Revoked)) => {}
             Err(other) => panic!("unexpected {other:?}"),
         }
     }
@@ -183,22 +183,22 @@ async fn logout_all_ends_every_session_of_the_user_and_no_other() {
     let a2 = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
     let a2b = h.auth.refresh(&a2.refresh_token).await.unwrap();
     let b = h.auth.login("bob@example.com", PASSWORD).await.unwrap();
-    assert_eq!(h.auth.sessions(&alice.id).await.unwrap().len(), 2);
+    assert_eq!(h.auth.sessions().list(&alice.id).await.unwrap().len(), 2);
 
     assert_eq!(h.auth.logout_all(&alice.id).await.unwrap(), 2);
     for token in [&a1.access_token, &a2.access_token, &a2b.access_token] {
         assert!(matches!(
             h.auth.authenticate(token).await,
-            Err(AuthError::TokenRevoked)
+            Err(AuthError::Token(TokenError::Revoked))
         ));
     }
     for token in [&a1.refresh_token, &a2b.refresh_token] {
         assert!(matches!(
             h.auth.refresh(token).await,
-            Err(AuthError::TokenRevoked)
+            Err(AuthError::Token(TokenError::Revoked))
         ));
     }
-    assert!(h.auth.sessions(&alice.id).await.unwrap().is_empty());
+    assert!(h.auth.sessions().list(&alice.id).await.unwrap().is_empty());
     assert_eq!(
         h.auth.authenticate(&b.access_token).await.unwrap().email,
         "bob@example.com"
@@ -213,26 +213,28 @@ async fn one_session_can_be_listed_and_revoked_alone() {
     let bob = h.user("bob@example.com").await;
     let phone = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
     let laptop = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
-    let sessions = h.auth.sessions(&alice.id).await.unwrap();
+    let sessions = h.auth.sessions().list(&alice.id).await.unwrap();
     let ids: Vec<_> = sessions.iter().map(|s| s.id).collect();
     assert!(ids.contains(&phone.session_id) && ids.contains(&laptop.session_id));
 
     // Bob cannot end Alice's session.
     assert!(
         !h.auth
-            .revoke_session(&bob.id, &phone.session_id)
+            .sessions()
+            .revoke(&bob.id, &phone.session_id)
             .await
             .unwrap()
     );
     assert!(
         h.auth
-            .revoke_session(&alice.id, &phone.session_id)
+            .sessions()
+            .revoke(&alice.id, &phone.session_id)
             .await
             .unwrap()
     );
     assert!(matches!(
         h.auth.authenticate(&phone.access_token).await,
-        Err(AuthError::TokenRevoked)
+        Err(AuthError::Token(TokenError::Revoked))
     ));
     h.auth.authenticate(&laptop.access_token).await.unwrap();
 }
@@ -245,11 +247,11 @@ async fn deactivated_user_cannot_log_in_and_their_sessions_end() {
     h.auth.set_active(&alice.id, false).await.unwrap();
     assert!(matches!(
         h.auth.authenticate(&result.access_token).await,
-        Err(AuthError::TokenRevoked)
+        Err(AuthError::Token(TokenError::Revoked))
     ));
     assert!(matches!(
         h.auth.refresh(&result.refresh_token).await,
-        Err(AuthError::TokenRevoked)
+        Err(AuthError::Token(TokenError::Revoked))
     ));
     assert!(matches!(
         h.auth.login("alice@example.com", PASSWORD).await,
@@ -262,23 +264,38 @@ async fn deactivated_user_cannot_log_in_and_their_sessions_end() {
 }
 
 #[tokio::test]
-async fn user_deactivated_by_the_app_is_refused_at_once() {
+async fn user_deactivated_by_the_app_is_refused_at_once_and_cannot_refresh() {
     let h = harness().await;
-    h.user("alice@example.com").await;
+    let alice = h.user("alice@example.com").await;
     let result = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
-    sqlx::query("UPDATE users SET is_active = 0 WHERE email = 'alice@example.com'")
-        .execute(h.store.pool())
-        .await
-        .unwrap();
+    // Straight to the store, as the application's own SQL would.
+    h.store.set_active(&alice.id, false, h.now()).await.unwrap();
     assert!(matches!(
         h.auth.authenticate(&result.access_token).await,
         Err(AuthError::UserInactive)
     ));
-    sqlx::query("UPDATE users SET is_active = 1 WHERE email = 'alice@example.com'")
-        .execute(h.store.pool())
-        .await
-        .unwrap();
-    h.auth.authenticate(&result.access_token).await.unwrap();
+    assert!(
+        h.auth.refresh(&result.refresh_token).await.is_err(),
+        "a user deactivated by the app got a new token pair"
+    );
+    // The refusal ended the session: reactivating does not bring it back.
+    h.store.set_active(&alice.id, true, h.now()).await.unwrap();
+    assert!(h.auth.authenticate(&result.access_token).await.is_err());
+}
+
+#[tokio::test]
+async fn a_deleted_user_ends_every_session() {
+    let h = harness().await;
+    let alice = h.user("alice@example.com").await;
+    let result = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
+    h.auth.delete_user(&alice.id).await.unwrap();
+    assert!(h.auth.authenticate(&result.access_token).await.is_err());
+    assert!(h.auth.refresh(&result.refresh_token).await.is_err());
+    assert!(matches!(
+        h.auth.delete_user(&alice.id).await,
+        Err(AuthError::UserNotFound)
+    ));
+    assert_eq!(h.events.count("user_deleted"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,60 +313,60 @@ async fn logout_all_racing_a_refresh_leaves_no_live_token() {
             // A successor minted in the race belongs to the revoked session.
             assert!(matches!(
                 h.auth.authenticate(&pair.access_token).await,
-                Err(AuthError::TokenRevoked)
+                Err(AuthError::Token(TokenError::Revoked))
             ));
             assert!(h.auth.refresh(&pair.refresh_token).await.is_err());
         }
         assert!(h.auth.authenticate(&result.access_token).await.is_err());
-        assert!(h.auth.sessions(&alice.id).await.unwrap().is_empty());
+        assert!(h.auth.sessions().list(&alice.id).await.unwrap().is_empty());
     }
 }
 
 #[tokio::test]
 async fn authenticate_is_one_store_read_and_writes_nothing() {
-    use sqlx::Row;
     let h = harness().await;
     h.user("alice@example.com").await;
     let result = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
-    let changes = || async {
-        sqlx::query("SELECT total_changes()")
-            .fetch_one(h.store.pool())
-            .await
-            .unwrap()
-            .get::<i64, _>(0)
-    };
-    let before = changes().await;
+    let before = h.store.dump();
     h.calls.take();
     for _ in 0..5 {
         h.auth.authenticate(&result.access_token).await.unwrap();
     }
     assert_eq!(h.calls.take(), ["find_access_token"; 5]);
-    assert_eq!(
-        changes().await,
-        before,
-        "authenticate wrote to the database"
-    );
+    assert_eq!(h.store.dump(), before, "authenticate wrote to the store");
 }
 
 #[tokio::test]
-async fn purge_removes_expired_sessions_in_batches() {
+async fn cleanup_removes_dead_sessions_and_keeps_lineage() {
     let h = harness().await;
     let alice = h.user("alice@example.com").await;
     for _ in 0..5 {
         h.auth.login("alice@example.com", PASSWORD).await.unwrap();
     }
-    let live = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
-    h.auth.logout(&live.access_token).await.unwrap();
-    h.clock.advance(minutes(8 * 24 * 60));
-    let mut purged = 0;
-    loop {
-        let n = h.auth.purge_expired(2).await.unwrap();
-        assert!(n <= 2);
-        if n == 0 {
-            break;
-        }
-        purged += n;
-    }
+    let ended = h.auth.login("alice@example.com", PASSWORD).await.unwrap();
+    h.auth.logout(&ended.access_token).await.unwrap();
+    h.clock.advance(minutes(31 * 24 * 60));
+    let purged = h.auth.cleanup_expired().await.unwrap();
     assert!(purged >= 6, "purged {purged}");
-    assert!(h.auth.sessions(&alice.id).await.unwrap().is_empty());
+    assert_eq!(h.auth.cleanup_expired().await.unwrap(), 0);
+    assert!(h.auth.sessions().list(&alice.id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_late_replay_after_cleanup_is_still_reuse() {
+    // Issue 6: purge used to delete a spent refresh token once its own lifetime was over,
+    // so a replay after that was merely "invalid" and the thief's session lived on.
+    let h = harness().await;
+    h.user("lineage@example.com").await;
+    let first = h.auth.login("lineage@example.com", PASSWORD).await.unwrap();
+    h.clock.advance(secs(6 * 86_400));
+    let second = h.auth.refresh(&first.refresh_token).await.unwrap();
+    h.clock.advance(secs(2 * 86_400));
+    h.auth.cleanup_expired().await.unwrap();
+    let replay = h.auth.refresh(&first.refresh_token).await.unwrap_err();
+    assert!(is_token(&replay, "revoked"), "{replay:?}");
+    assert!(
+        h.auth.refresh(&second.refresh_token).await.is_err(),
+        "a late replay after cleanup was not treated as reuse: the thief's session lives"
+    );
 }

@@ -1,19 +1,24 @@
-//! Shared set-up for the facade's integration tests: an `AuthService` on in-memory SQLite
-//! with a manual clock, an event recorder, and fast Argon2 parameters.
+//! Shared set-up for the facade's integration tests: an `AuthService` on the in-memory
+//! reference store (behind a wrapper that logs every store call), a manual clock, an event
+//! recorder, and fast Argon2 parameters. Store-specific behaviour is proven by each store's
+//! own tests and by the conformance suite's service checks on every store.
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use auth_conformance::MemoryStore;
 use auth_core::{
-    AccessTokenRecord, NewSession, NewToken, NewUser, OffsetDateTime, RotateOutcome, SessionId,
-    SessionInfo, StoreError, TokenDigest, TokenKind, UserCredentials,
+    AccessTokenRecord, CredentialStore, EndSessions, ExpiredDeletion, NewSession, NewToken,
+    NewUser, OffsetDateTime, RateLimitDecision, RateLimitPolicy, RateLimiter, RotateOutcome,
+    Rotation, SessionId, SessionInfo, SessionStatus, SessionStore, SingleUseTokenStore, StoreError,
+    TokenDigest, TokenKind, UserCredentials,
 };
 use auth_facade::crates::hash::HashError;
 use auth_facade::{
-    AuthConfig, AuthService, EventRecorder, IdKind, ManualClock, MultiHasher, PasswordHasher,
-    SqliteStore, TokenStore, User, UserId, UserStore, UserTable, Verification,
+    AuthConfig, AuthService, AuthServiceBuilder, EventRecorder, IdKind, ManualClock, MultiHasher,
+    PasswordHasher, User, UserId, UserStore, Verification,
 };
 
 /// A test secret: long and random-looking, not a placeholder.
@@ -23,48 +28,49 @@ pub const PASSWORD: &str = "SecurePass123!";
 /// Argon2id parameters small enough for fast tests; production defaults are tested in
 /// `auth-hash` and in one test here.
 pub fn fast_config() -> AuthConfig {
+    fast_builder().build().unwrap()
+}
+
+/// The fast configuration's builder, to change one setting.
+pub fn fast_builder() -> auth_facade::AuthConfigBuilder {
     AuthConfig::builder()
         .signing_secret(SECRET)
         .argon2(1, 1024, 1)
-        .build()
-        .unwrap()
 }
 
 pub struct Harness {
     pub auth: AuthService,
-    pub store: SqliteStore,
+    pub store: MemoryStore,
     pub clock: Arc<ManualClock>,
     pub events: EventRecorder,
     pub hasher: Arc<CountingHasher>,
     pub calls: Arc<CallLog>,
-    pub logged: Arc<LoggingStore>,
 }
 
 pub async fn harness() -> Harness {
-    harness_with(fast_config(), UserTable::new("users", IdKind::Integer)).await
+    harness_with(fast_config(), |b| b)
 }
 
-pub async fn harness_with(config: AuthConfig, users: UserTable) -> Harness {
-    let store = SqliteStore::connect("sqlite::memory:", users)
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
+/// A harness whose builder is adjusted by `adjust` (after the store, clock and hasher are
+/// set).
+pub fn harness_with(
+    config: AuthConfig,
+    adjust: impl FnOnce(AuthServiceBuilder) -> AuthServiceBuilder,
+) -> Harness {
+    let store = MemoryStore::new(IdKind::Integer);
     let clock = Arc::new(ManualClock::starting_now());
     let events = EventRecorder::new();
     let hasher = Arc::new(CountingHasher::new(&config));
     let calls = Arc::new(CallLog::default());
-    let logged = Arc::new(LoggingStore {
+    let logged = LoggingStore {
         inner: store.clone(),
         calls: calls.clone(),
-        concurrent_change: Mutex::new(None),
-    });
-    let auth = AuthService::builder(config)
-        .user_store(logged.clone())
-        .token_store(logged.clone())
+    };
+    let builder = AuthService::builder(config)
+        .store(logged)
         .clock(clock.clone())
-        .hasher(hasher.clone())
-        .build()
-        .unwrap();
+        .hasher(hasher.clone());
+    let auth = adjust(builder).build().unwrap();
     auth.events().subscribe(events.clone());
     Harness {
         auth,
@@ -73,15 +79,29 @@ pub async fn harness_with(config: AuthConfig, users: UserTable) -> Harness {
         events,
         hasher,
         calls,
-        logged,
     }
 }
 
 impl Harness {
+    /// A user with [`PASSWORD`].
     pub async fn user(&self, email: &str) -> User {
         let user = self.auth.create_user(email).await.unwrap();
         self.auth.set_password(&user.id, PASSWORD).await.unwrap();
         user
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        auth_facade::Clock::now(self.clock.as_ref())
+    }
+
+    /// The stored password hash of a user.
+    pub async fn stored_hash(&self, id: &UserId) -> String {
+        self.store
+            .find_credentials_by_id(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash
     }
 }
 
@@ -109,6 +129,10 @@ impl CountingHasher {
         self.verifies.load(Ordering::SeqCst) + self.dummy_verifies.load(Ordering::SeqCst)
     }
 
+    pub fn dummies(&self) -> usize {
+        self.dummy_verifies.load(Ordering::SeqCst)
+    }
+
     pub fn hashes(&self) -> usize {
         self.hashes.load(Ordering::SeqCst)
     }
@@ -133,6 +157,9 @@ impl PasswordHasher for CountingHasher {
         self.dummy_verifies.fetch_add(1, Ordering::SeqCst);
         self.inner.dummy_verify(password)
     }
+    fn is_cheaper_than_primary(&self, encoded: &str) -> bool {
+        self.inner.is_cheaper_than_primary(encoded)
+    }
 }
 
 /// The names of the store methods called, in order.
@@ -148,13 +175,10 @@ impl CallLog {
     }
 }
 
-/// Delegates to the SQLite store and logs each call.
+/// Delegates to the memory store and logs each call.
 pub struct LoggingStore {
-    inner: SqliteStore,
-    calls: Arc<CallLog>,
-    /// When set, the next `replace_password_hash` is preceded by this password change, as
-    /// if another request changed the password between the verify and the upgrade.
-    pub concurrent_change: Mutex<Option<String>>,
+    pub inner: MemoryStore,
+    pub calls: Arc<CallLog>,
 }
 
 #[auth_core::async_trait]
@@ -181,6 +205,10 @@ impl UserStore for LoggingStore {
         self.calls.push("find_user_by_id");
         self.inner.find_user_by_id(id).await
     }
+    async fn credentials_current(&self, id: &UserId, hash: &str) -> Result<bool, StoreError> {
+        self.calls.push("credentials_current");
+        self.inner.credentials_current(id, hash).await
+    }
     async fn set_password_hash(
         &self,
         id: &UserId,
@@ -198,10 +226,6 @@ impl UserStore for LoggingStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         self.calls.push("replace_password_hash");
-        let concurrent = self.concurrent_change.lock().unwrap().take();
-        if let Some(hash) = concurrent {
-            self.inner.set_password_hash(id, &hash, now).await?;
-        }
         self.inner
             .replace_password_hash(id, expected, new_hash, now)
             .await
@@ -228,17 +252,42 @@ impl UserStore for LoggingStore {
         self.calls.push("set_verified");
         self.inner.set_verified(id, verified, now).await
     }
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError> {
+        self.calls.push("delete_user");
+        self.inner.delete_user(id).await
+    }
 }
 
 #[auth_core::async_trait]
-impl TokenStore for LoggingStore {
+impl CredentialStore for LoggingStore {
+    async fn change_password_hash(
+        &self,
+        id: &UserId,
+        hash: &str,
+        sessions: EndSessions<'_>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.calls.push("change_password_hash");
+        self.inner
+            .change_password_hash(id, hash, sessions, now)
+            .await
+    }
+    async fn deactivate_user(&self, id: &UserId, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.calls.push("deactivate_user");
+        self.inner.deactivate_user(id, now).await
+    }
+}
+
+#[auth_core::async_trait]
+impl SessionStore for LoggingStore {
     async fn create_session(
         &self,
         session: &NewSession,
         tokens: &[NewToken],
-    ) -> Result<(), StoreError> {
+        max_active: Option<u32>,
+    ) -> Result<u64, StoreError> {
         self.calls.push("create_session");
-        self.inner.create_session(session, tokens).await
+        self.inner.create_session(session, tokens, max_active).await
     }
     async fn find_access_token(
         &self,
@@ -247,17 +296,16 @@ impl TokenStore for LoggingStore {
         self.calls.push("find_access_token");
         self.inner.find_access_token(digest).await
     }
+    async fn session_status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError> {
+        self.calls.push("session_status");
+        self.inner.session_status(id).await
+    }
     async fn rotate_refresh_token(
         &self,
-        digest: &TokenDigest,
-        new_tokens: &[NewToken],
-        session_expires_at: OffsetDateTime,
-        now: OffsetDateTime,
+        rotation: &Rotation<'_>,
     ) -> Result<RotateOutcome, StoreError> {
         self.calls.push("rotate_refresh_token");
-        self.inner
-            .rotate_refresh_token(digest, new_tokens, session_expires_at, now)
-            .await
+        self.inner.rotate_refresh_token(rotation).await
     }
     async fn revoke_session(
         &self,
@@ -285,20 +333,30 @@ impl TokenStore for LoggingStore {
         self.calls.push("list_sessions");
         self.inner.list_sessions(user_id, now).await
     }
-    async fn purge_expired(&self, before: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
-        self.calls.push("purge_expired");
-        self.inner.purge_expired(before, batch).await
-    }
+}
+
+#[auth_core::async_trait]
+impl SingleUseTokenStore for LoggingStore {
     async fn insert_single_use_token(
         &self,
         user_id: &UserId,
         token: &NewToken,
+        void_outstanding: bool,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         self.calls.push("insert_single_use_token");
         self.inner
-            .insert_single_use_token(user_id, token, now)
+            .insert_single_use_token(user_id, token, void_outstanding, now)
             .await
+    }
+    async fn find_single_use_token(
+        &self,
+        digest: &TokenDigest,
+        kind: TokenKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
+        self.calls.push("find_single_use_token");
+        self.inner.find_single_use_token(digest, kind, now).await
     }
     async fn consume_single_use_token(
         &self,
@@ -309,58 +367,66 @@ impl TokenStore for LoggingStore {
         self.calls.push("consume_single_use_token");
         self.inner.consume_single_use_token(digest, kind, now).await
     }
+    async fn void_single_use_tokens(
+        &self,
+        user_id: &UserId,
+        kind: TokenKind,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.calls.push("void_single_use_tokens");
+        self.inner.void_single_use_tokens(user_id, kind, now).await
+    }
 }
 
-/// Every value of every row of every table, as text (BLOBs as lossy UTF-8 and as hex), for
-/// "never stored" scans.
-pub async fn dump_database(store: &SqliteStore) -> String {
-    use sqlx::Row;
-    let pool = store.pool();
-    let tables: Vec<String> = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<String, _>(0))
-        .collect();
-    assert!(
-        tables.len() >= 3,
-        "expected the user table and the library tables: {tables:?}"
-    );
-    let mut out = String::new();
-    for table in tables {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\"")))
-            .fetch_all(pool)
-            .await
-            .unwrap();
-        for row in rows {
-            for i in 0..row.len() {
-                if let Ok(Some(text)) = row.try_get::<Option<String>, _>(i) {
-                    out.push_str(&text);
-                } else if let Ok(Some(bytes)) = row.try_get::<Option<Vec<u8>>, _>(i) {
-                    out.push_str(&String::from_utf8_lossy(&bytes));
-                    for b in bytes {
-                        out.push_str(&format!("{b:02x}"));
-                    }
-                }
-                out.push('\n');
-            }
-        }
+#[auth_core::async_trait]
+impl ExpiredDeletion for LoggingStore {
+    async fn delete_expired(&self, before: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        self.calls.push("delete_expired");
+        self.inner.delete_expired(before, batch).await
     }
-    out
+}
+
+#[auth_core::async_trait]
+impl RateLimiter for LoggingStore {
+    async fn hit(
+        &self,
+        key: &str,
+        policy: &RateLimitPolicy,
+        now: OffsetDateTime,
+    ) -> Result<RateLimitDecision, StoreError> {
+        self.calls.push("rate_limit_hit");
+        self.inner.hit(key, policy, now).await
+    }
+    async fn peek(
+        &self,
+        key: &str,
+        policy: &RateLimitPolicy,
+        now: OffsetDateTime,
+    ) -> Result<RateLimitDecision, StoreError> {
+        self.calls.push("rate_limit_peek");
+        self.inner.peek(key, policy, now).await
+    }
+    async fn clear(&self, key: &str) -> Result<(), StoreError> {
+        self.calls.push("rate_limit_clear");
+        self.inner.clear(key).await
+    }
 }
 
 pub fn minutes(n: u64) -> Duration {
     Duration::from_secs(60 * n)
 }
 
-/// `ManualClock::now` without importing the `Clock` trait everywhere.
-pub trait NowValue {
-    fn now_value(&self) -> OffsetDateTime;
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
 }
 
-impl NowValue for ManualClock {
-    fn now_value(&self) -> OffsetDateTime {
-        auth_facade::Clock::now(self)
-    }
+/// True for a token error of this kind.
+pub fn is_token(err: &auth_facade::AuthError, kind: &str) -> bool {
+    use auth_facade::{AuthError, TokenError};
+    matches!(
+        (err, kind),
+        (AuthError::Token(TokenError::Invalid), "invalid")
+            | (AuthError::Token(TokenError::Expired), "expired")
+            | (AuthError::Token(TokenError::Revoked), "revoked")
+    )
 }
