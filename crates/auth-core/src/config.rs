@@ -561,22 +561,22 @@ impl AuthConfigBuilder {
                 "must be at least the access token lifetime and at most 400 days".into(),
             ));
         }
-        if let Some(idle) = self.idle_timeout {
-            if idle <= self.access_token_lifetime || idle > self.max_session_lifetime {
-                return Err(invalid(
-                    "idle_timeout",
-                    "must be longer than the access token lifetime and at most the session lifetime"
-                        .into(),
-                ));
-            }
+        if let Some(idle) = self.idle_timeout
+            && (idle <= self.access_token_lifetime || idle > self.max_session_lifetime)
+        {
+            return Err(invalid(
+                "idle_timeout",
+                "must be longer than the access token lifetime and at most the session lifetime"
+                    .into(),
+            ));
         }
-        if let Some(max) = self.max_sessions_per_user {
-            if !(1..=10_000).contains(&max) {
-                return Err(invalid(
-                    "max_sessions_per_user",
-                    "must be 1 to 10000".into(),
-                ));
-            }
+        if let Some(max) = self.max_sessions_per_user
+            && !(1..=10_000).contains(&max)
+        {
+            return Err(invalid(
+                "max_sessions_per_user",
+                "must be 1 to 10000".into(),
+            ));
         }
         if self.refresh_grace > MAX_REFRESH_GRACE {
             return Err(invalid(

@@ -115,14 +115,14 @@ impl RateLimitWindow {
 
     /// Counts one attempt at `now` and decides.
     pub fn hit(&mut self, policy: &RateLimitPolicy, now: OffsetDateTime) -> RateLimitDecision {
-        if let Some(until) = self.locked_until {
-            if until > now {
-                self.attempts = self.attempts.saturating_add(1);
-                return RateLimitDecision::Limited {
-                    retry_after: positive(until - now),
-                    attempts: self.attempts,
-                };
-            }
+        if let Some(until) = self.locked_until
+            && until > now
+        {
+            self.attempts = self.attempts.saturating_add(1);
+            return RateLimitDecision::Limited {
+                retry_after: positive(until - now),
+                attempts: self.attempts,
+            };
         }
         if self.locked_until.is_some() || now >= self.window_start + policy.window {
             *self = Self {

@@ -183,7 +183,7 @@ pub struct NewSession {
     /// When it started.
     pub created_at: OffsetDateTime,
     /// When it ends unless refreshed (its refresh token's expiry; moved by rotation, never
-    /// past `absolute_expires_at`).
+    /// past `absolute_expires_at`; a store caps it there at creation too).
     pub expires_at: OffsetDateTime,
     /// When it ends at the latest, whatever rotation does.
     pub absolute_expires_at: OffsetDateTime,
@@ -374,6 +374,9 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<u64, StoreError>;
 
     /// Looks up a token by digest with its session (and user): the `authenticate` hot path.
+    /// Returns the row whatever its kind (the caller checks [`AccessTokenRecord::kind`]; the
+    /// JWT backend reads a refresh token's session this way before rotating it). Single-use
+    /// tokens have no session and are never returned.
     async fn find_access_token(
         &self,
         digest: &TokenDigest,
@@ -461,11 +464,14 @@ pub trait SingleUseTokenStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait ExpiredDeletion: Send + Sync {
     /// Deletes up to `batch` rows that are dead as of `before` and returns how many went;
-    /// call until 0. Dead means: a session past its absolute end, or revoked (with all its
-    /// tokens); an access token past its expiry; a single-use token spent or expired; a
-    /// rate-limit key whose window and lockout are over. Never a refresh-token row of a
-    /// session that still exists: a replay of a spent token must stay `Reused` until the
-    /// session's absolute end. Sealed grace-window successors older than a minute are
-    /// erased too (not counted).
+    /// call until 0. Dead means: a session past its absolute end, or revoked at or before
+    /// `before` (with all its tokens); an access token past its expiry; a single-use token
+    /// spent (at or before `before`) or expired; a rate-limit key whose window and lockout
+    /// ended by `before` (a store keeps, with each key, when its last window or lockout ends,
+    /// since this call gets no policy). Never a refresh-token row of a session that still
+    /// exists: a replay of a spent token must stay `Reused` until the session's absolute
+    /// end. Sealed grace-window successors older than a minute are erased too (not
+    /// counted). How rows are counted (a session with its tokens as one or several) is the
+    /// store's choice; the bound on `batch` is not.
     async fn delete_expired(&self, before: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
 }

@@ -24,6 +24,8 @@
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
 //! | `sqlite` | yes | [`SqliteStore`], the embedded store (`sqlite::memory:` or a file) |
+//! | `jwt` | no | JWT access tokens: [`AuthServiceBuilder::jwt`] with a `JwtConfig` |
+//! | `serde` | no | `Serialize`/`Deserialize` on [`User`], [`UserId`], [`SessionId`], [`SessionInfo`] |
 //!
 //! # Example
 //! ```
@@ -86,6 +88,8 @@ pub use auth_hash::{
 #[cfg(feature = "sqlite")]
 pub use auth_store_sqlx::{SqliteStore, UserTable};
 pub use auth_tokens::OpaqueTokenBackend;
+#[cfg(feature = "jwt")]
+pub use auth_tokens::{JwtAlgorithm, JwtBackend, JwtConfig, RevocationMode};
 
 /// The crates underneath, for what the re-exports above do not cover.
 pub mod crates {

@@ -201,7 +201,7 @@ impl Passwords<'_> {
     ) -> Result<Checked, AuthError> {
         let hashing = &self.core.hashing;
         if !is_usable(&creds.password_hash) {
-            hashing.dummy_verify(password).await;
+            hashing.try_dummy_verify(password).await.map_err(hash_error)?;
             return Ok(Checked::Unusable);
         }
         match hashing.verify(password, &creds.password_hash).await {

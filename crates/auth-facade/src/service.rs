@@ -84,6 +84,8 @@ pub struct AuthServiceBuilder {
     single_use: Option<Arc<dyn SingleUseTokenStore>>,
     limiter: Option<Arc<dyn RateLimiter>>,
     backend: Option<Arc<dyn TokenBackend>>,
+    #[cfg(feature = "jwt")]
+    jwt: Option<auth_tokens::JwtConfig>,
     wrap_backend: Option<BackendWrapper>,
     notifier: Option<Arc<dyn Notifier>>,
     hasher: Option<Arc<dyn PasswordHasher>>,
@@ -160,6 +162,16 @@ impl AuthServiceBuilder {
         self
     }
 
+    /// JWT access tokens (HS256/384/512, RS256 or EdDSA, as `config` says) instead of
+    /// opaque ones, on the session store: refresh tokens stay opaque and rotate with reuse
+    /// detection; by default every request checks the session's status, so revocation is
+    /// immediate (see [`auth_tokens::RevocationMode`]).
+    #[cfg(feature = "jwt")]
+    pub fn jwt(mut self, config: auth_tokens::JwtConfig) -> Self {
+        self.jwt = Some(config);
+        self
+    }
+
     /// Wraps whatever backend the builder would use (the default opaque one on the
     /// store, or the one given) in your own, e.g. to log or meter it, with no copy of its
     /// constructor.
@@ -230,6 +242,20 @@ impl AuthServiceBuilder {
         let config = self.config;
         let backend: Arc<dyn TokenBackend> = match (self.backend, self.sessions) {
             (Some(backend), _) => backend,
+            #[cfg(feature = "jwt")]
+            (None, Some(sessions)) if self.jwt.is_some() => {
+                let jwt = self.jwt.expect("checked");
+                let mut backend = auth_tokens::JwtBackend::new(
+                    sessions,
+                    self.clock.clone(),
+                    config.session_policy(),
+                    jwt,
+                );
+                if let Some(deletion) = self.deletion {
+                    backend = backend.with_expired_deletion(deletion);
+                }
+                Arc::new(backend)
+            }
             (None, Some(sessions)) => {
                 let mut opaque =
                     OpaqueTokenBackend::new(sessions, self.clock.clone(), config.session_policy());
@@ -303,6 +329,8 @@ impl AuthService {
             single_use: None,
             limiter: None,
             backend: None,
+            #[cfg(feature = "jwt")]
+            jwt: None,
             wrap_backend: None,
             notifier: None,
             hasher: None,

@@ -9,7 +9,7 @@ use auth_core::{
 };
 use auth_events::{AuthEvent, LoginFailureReason, SessionEndReason};
 
-use crate::core::{Action, Core, StoreOp, store_error};
+use crate::core::{Action, Core, StoreOp, hash_error, store_error};
 use crate::passwords::{Checked, Passwords};
 
 /// What a successful login returns. `Debug` redacts the tokens.
@@ -105,7 +105,10 @@ impl Sessions<'_> {
         };
         if let Err(e) = limited {
             if matches!(e, AuthError::RateLimited { .. }) {
-                core.hashing.dummy_verify(password).await;
+                core.hashing
+                    .try_dummy_verify(password)
+                    .await
+                    .map_err(hash_error)?;
                 self.failed(&email, None, LoginFailureReason::RateLimited, ip)
                     .await;
             }
@@ -118,7 +121,12 @@ impl Sessions<'_> {
             .await
             .map_err(|e| store_error(StoreOp::Other, e))?;
         let Some(creds) = creds else {
-            core.hashing.dummy_verify(password).await;
+            // Fails as busy exactly when a real verification would: an unknown email is
+            // never told apart by a saturated pool's answer.
+            core.hashing
+                .try_dummy_verify(password)
+                .await
+                .map_err(hash_error)?;
             return Err(self
                 .refuse(&email, None, LoginFailureReason::NotFound, ip)
                 .await);
@@ -211,10 +219,10 @@ impl Sessions<'_> {
         ip: Option<std::net::IpAddr>,
     ) -> AuthError {
         self.failed(email, user_id, reason, ip).await;
-        if let Err(e) = self.core.hit_address(Action::Login, ip).await {
-            if e.is_internal() {
-                return e;
-            }
+        if let Err(e) = self.core.hit_address(Action::Login, ip).await
+            && e.is_internal()
+        {
+            return e;
         }
         AuthError::InvalidCredentials
     }

@@ -9,13 +9,15 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HashErrorKind {
-    /// The submitted password was refused before any hashing (empty, too long).
+    /// The submitted password was refused before any hashing (empty, too long, contains NUL):
+    /// see [`check_password_input`](crate::check_password_input).
     InvalidPassword,
     /// The stored hash cannot be verified: malformed, unsupported scheme, parameters over the
     /// caps, or a legacy scheme that cannot check this password without truncating it.
     UnverifiableHash,
-    /// A failure of this process: bad configuration, a panicked or cancelled hashing task,
-    /// the OS random generator, or the hashing backend.
+    /// A failure of this process: bad configuration, a panicked or cancelled hashing task, a
+    /// saturated hashing pool ([`HashError::Busy`]), the OS random generator, or the hashing
+    /// backend.
     Internal,
 }
 
@@ -37,6 +39,12 @@ pub enum HashError {
         /// The configured maximum, in characters.
         max: usize,
     },
+
+    /// The password contains a NUL character (U+0000). Refused everywhere, before any
+    /// hashing: C implementations of legacy schemes stop at the first NUL, so such a password
+    /// would mean different things to different systems.
+    #[error("the password contains a NUL character")]
+    PasswordContainsNul,
 
     /// The stored hash is a legacy bcrypt hash and the password is longer than bcrypt's
     /// 72-byte input limit. bcrypt would silently ignore the bytes after the 72nd, so such a
@@ -85,6 +93,13 @@ pub enum HashError {
     #[error("the password hashing task failed (panicked or was cancelled)")]
     TaskFailed,
 
+    /// No slot of the [`HashingPool`](crate::HashingPool) became free within its queue timeout
+    /// ([`HashingPool::with_queue_timeout`](crate::HashingPool::with_queue_timeout), 5 s by
+    /// default): the service is overloaded. Nothing was hashed; answer "try again later"
+    /// (HTTP 503), never "wrong password".
+    #[error("the password hashing pool is busy: no slot became free in time")]
+    Busy,
+
     /// The operating system's random generator failed while making a salt.
     #[error("the operating system random generator failed")]
     Random,
@@ -99,22 +114,23 @@ impl HashError {
     #[must_use]
     pub fn kind(&self) -> HashErrorKind {
         match self {
-            HashError::EmptyPassword | HashError::PasswordTooLong { .. } => {
-                HashErrorKind::InvalidPassword
-            }
+            HashError::EmptyPassword
+            | HashError::PasswordTooLong { .. }
+            | HashError::PasswordContainsNul => HashErrorKind::InvalidPassword,
             HashError::PasswordTooLongForLegacyHash { .. }
             | HashError::MalformedHash
             | HashError::UnsupportedAlgorithm { .. }
             | HashError::ParametersOutOfBounds { .. } => HashErrorKind::UnverifiableHash,
             HashError::InvalidConfig(_)
             | HashError::TaskFailed
+            | HashError::Busy
             | HashError::Random
             | HashError::Backend(_) => HashErrorKind::Internal,
         }
     }
 
-    /// `true` for failures of this process (configuration, task, RNG, backend) rather than of
-    /// the submitted password or the stored hash.
+    /// `true` for failures of this process (configuration, task, busy pool, RNG, backend)
+    /// rather than of the submitted password or the stored hash.
     #[must_use]
     pub fn is_internal(&self) -> bool {
         self.kind() == HashErrorKind::Internal

@@ -6,6 +6,7 @@ use argon2::{Algorithm, Version};
 
 use crate::config::HasherConfig;
 use crate::error::HashError;
+use crate::input::check_password_input;
 use crate::normalize::Candidates;
 use crate::schemes::{self, StoredHash};
 
@@ -57,6 +58,39 @@ pub trait PasswordHasher: Send + Sync + 'static {
     /// Does the same work as verifying against a real primary hash, result discarded: used for
     /// unknown users/unusable hashes so timing reveals nothing.
     fn dummy_verify(&self, password: &str);
+
+    /// `true` if verifying against `encoded` costs less than one verification with the
+    /// primary parameters (a legacy bcrypt or PBKDF2 hash, weaker Argon2 parameters), so that
+    /// its timing would tell such accounts apart from the others (checklist H12).
+    ///
+    /// [`HashingPool::verify`](crate::HashingPool::verify) then runs
+    /// [`dummy_verify`](PasswordHasher::dummy_verify) right after
+    /// [`verify`](PasswordHasher::verify), in the same blocking task, whatever the outcome:
+    /// every verification through the pool costs at least one primary-strength verification.
+    /// Code that calls a hasher directly should do the same:
+    ///
+    /// ```
+    /// # use auth_hash::{HashError, PasswordHasher, Verification};
+    /// fn verify_padded(
+    ///     h: &dyn PasswordHasher,
+    ///     password: &str,
+    ///     encoded: &str,
+    /// ) -> Result<Verification, HashError> {
+    ///     let cheaper = h.is_cheaper_than_primary(encoded);
+    ///     let outcome = h.verify(password, encoded);
+    ///     if cheaper {
+    ///         h.dummy_verify(password);
+    ///     }
+    ///     outcome
+    /// }
+    /// ```
+    ///
+    /// Must be cheap (parse, no hashing) and never panic. The default, `false`, suits hashers
+    /// with a single cost.
+    fn is_cheaper_than_primary(&self, encoded: &str) -> bool {
+        let _ = encoded;
+        false
+    }
 }
 
 /// `false` for values that can never verify: the empty string and anything starting with `!`
@@ -86,6 +120,10 @@ const DUMMY_SALT: [u8; schemes::argon2::SALT_LEN] = *b"auth-hash-dummy!";
 impl MultiHasher {
     /// Builds a hasher after checking `config`.
     ///
+    /// The first hasher built in a process also checks that Argon2 was compiled with
+    /// optimizations and logs one `tracing` warning with the `Cargo.toml` lines to copy if not
+    /// (see [`argon2_is_unoptimized`](crate::argon2_is_unoptimized)).
+    ///
     /// # Errors
     /// [`HashError::InvalidConfig`] if the configuration is invalid.
     pub fn new(config: HasherConfig) -> Result<Self, HashError> {
@@ -98,6 +136,7 @@ impl MultiHasher {
                 "argon2id parameters are below the OWASP minimum; use them for tests only"
             );
         }
+        crate::build_check::warn_once_if_unoptimized();
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         Ok(Self {
             memory: Arc::new(schemes::argon2::MemoryPool::new(config.argon2, cpus)),
@@ -109,21 +148,6 @@ impl MultiHasher {
     #[must_use]
     pub fn config(&self) -> &HasherConfig {
         &self.config
-    }
-
-    /// Refuses empty and over-long passwords, cheaply (before any normalization or hashing).
-    fn check_password(&self, password: &str) -> Result<(), HashError> {
-        if password.is_empty() {
-            return Err(HashError::EmptyPassword);
-        }
-        let max = self.config.max_password_length;
-        // A character is 1 to 4 bytes: only count when the byte length is ambiguous.
-        if password.len() > max
-            && (password.len() > max.saturating_mul(4) || password.chars().count() > max)
-        {
-            return Err(HashError::PasswordTooLong { max });
-        }
-        Ok(())
     }
 
     /// One primary verification per candidate form, result discarded.
@@ -146,7 +170,7 @@ impl MultiHasher {
 
 impl PasswordHasher for MultiHasher {
     fn hash(&self, password: &str) -> Result<String, HashError> {
-        self.check_password(password)?;
+        check_password_input(password, self.config.max_password_length)?;
         let candidates = Candidates::new(password);
         schemes::argon2::hash(
             self.config.argon2,
@@ -156,7 +180,7 @@ impl PasswordHasher for MultiHasher {
     }
 
     fn verify(&self, password: &str, encoded: &str) -> Result<Verification, HashError> {
-        self.check_password(password)?;
+        check_password_input(password, self.config.max_password_length)?;
         let candidates = Candidates::new(password);
         if !is_usable(encoded) {
             self.dummy_work(&candidates);
@@ -184,17 +208,33 @@ impl PasswordHasher for MultiHasher {
             }
         }
         match refused {
-            Some(e) if !checked => {
-                self.dummy_work(&candidates);
-                Err(e)
-            }
+            // No dummy work here: bcrypt is cheaper than the primary, so the caller pads
+            // (`is_cheaper_than_primary`), as for any other outcome against this hash.
+            Some(e) if !checked => Err(e),
             _ => Ok(Verification::Mismatch),
         }
     }
 
     fn dummy_verify(&self, password: &str) {
-        if self.check_password(password).is_ok() {
+        if check_password_input(password, self.config.max_password_length).is_ok() {
             self.dummy_work(&Candidates::new(password));
+        }
+    }
+
+    /// `true` for bcrypt and PBKDF2 hashes (always: their cost is not comparable to Argon2's
+    /// without a calibration that would drift between machines, and the rule is "at least one
+    /// primary verification"), and for Argon2 hashes (any variant) whose wall-clock cost is
+    /// below the primary's: `m * t / min(p, threads)` smaller, with `threads` the CPU count
+    /// under the `parallel` feature, 1 without. `false` for unusable and unparseable values:
+    /// [`verify`](PasswordHasher::verify) already does one primary verification for those.
+    fn is_cheaper_than_primary(&self, encoded: &str) -> bool {
+        if !is_usable(encoded) {
+            return false;
+        }
+        match StoredHash::parse(encoded, &self.config.limits) {
+            Ok(StoredHash::Argon2(h)) => h.is_cheaper_than(&self.config.argon2),
+            Ok(StoredHash::Bcrypt(_) | StoredHash::Pbkdf2(_)) => true,
+            Err(_) => false,
         }
     }
 }

@@ -23,7 +23,7 @@
 //!
 //! // Argon2id t=3 m=65536 p=4 by default; hash and verify off the async executor.
 //! let pool = HashingPool::new(Arc::new(MultiHasher::new(HasherConfig::default())?), 0);
-//! let rt = tokio::runtime::Builder::new_multi_thread().build()?;
+//! let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
 //! rt.block_on(async {
 //!     let stored = pool.hash("correct horse battery staple").await?;
 //!     assert!(stored.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"));
@@ -37,11 +37,12 @@
 //!         Ok(Verification::Mismatch) => unreachable!("wrong password"),
 //!         // Bad input or an unverifiable stored hash: answer "invalid credentials".
 //!         Err(e) if e.kind() != HashErrorKind::Internal => unreachable!("{e}"),
-//!         Err(e) => return Err(e), // internal: a server error
+//!         Err(e) => return Err(e), // internal (including a busy pool): a server error
 //!     }
 //!
-//!     // Unknown user: spend the same time as a real verification.
-//!     pool.dummy_verify("whatever was typed").await;
+//!     // Unknown user: spend the same time as a real verification (and fail the same way
+//!     // when the pool is saturated: `HashError::Busy`).
+//!     pool.try_dummy_verify("whatever was typed").await?;
 //!     Ok(())
 //! })?;
 //! # Ok(())
@@ -67,25 +68,37 @@
 //! salt that is also valid base64 is tried both ways (text first). The digest must be the full
 //! 32 bytes (PBKDF2 output is a prefix of longer output, so a truncated digest is refused).
 //!
-//! Base64 in stored values is decoded canonically (no stray padding, no non-zero trailing
-//! bits), so one hash has exactly one spelling. All digest comparisons are constant-time
-//! (`subtle`; bcrypt's own comparison also uses `subtle`).
+//! PHC strings are parsed and written by the `phc` crate of RustCrypto's `password-hash`
+//! ([`password_hash::phc::PasswordHash`]): Argon2 strings whole, and the parameters and digest
+//! of `$pbkdf2-sha256$` strings (its salt with the same canonical "B64": `phc`'s `Salt` type
+//! needs at least 8 bytes and the RFC 7914 vectors use 4). bcrypt's modular-crypt strings,
+//! passlib's `$pbkdf2-sha256$N$` and Django's `pbkdf2_sha256$` are not PHC strings and have
+//! their own small parsers. Base64 in stored values is decoded canonically (no stray padding,
+//! no non-zero trailing bits), so one hash has exactly one spelling. All digest comparisons
+//! are constant-time (`subtle`; bcrypt's own comparison also uses `subtle`).
 //!
 //! # Caps on stored hashes
 //!
 //! A stored hash is parsed and its parameters checked against [`StoredHashLimits`] before any
-//! memory is allocated or any hashing is done. Defaults: Argon2 `m` ≤ 256 MiB, `t` ≤ 16,
-//! `p` ≤ 16 (salt 8..=64 bytes, tag 16..=128 bytes); bcrypt cost 4..=16; PBKDF2 iterations
-//! 1..=5,000,000. A tampered row asking for 4 GiB of Argon2 memory or 10^9 PBKDF2 iterations
-//! is refused with [`HashError::ParametersOutOfBounds`]. Stored values longer than 1024 bytes
-//! are [`HashError::MalformedHash`]. The configured primary parameters must lie within the caps.
+//! memory is allocated or any hashing is done: values longer than 1024 bytes are refused
+//! first ([`HashError::MalformedHash`]); `phc` parses into fixed-size stack buffers (no heap
+//! allocation); then every parameter is checked, and only then does hashing allocate anything.
+//! Defaults: Argon2 `m` ≤ 256 MiB, `t` ≤ 16, `p` ≤ 16 (salt 8..=48 bytes, tag 16..=64 bytes:
+//! the PHC format's own limits); bcrypt cost 4..=16; PBKDF2 iterations 1..=5,000,000 (digest
+//! 16..=64 bytes). A tampered row asking for 4 GiB of Argon2 memory or 10^9 PBKDF2 iterations
+//! is refused with [`HashError::ParametersOutOfBounds`], as are salts and tags of the wrong
+//! length and numbers too large for the PHC grammar (`m=9999999999`). The configured primary
+//! parameters must lie within the caps.
 //!
 //! # Passwords
 //!
-//! * **Length.** At most [`HasherConfig::max_password_length`] characters (Unicode scalar
-//!   values; default 4096, like the reference), checked before any normalization or hashing:
-//!   [`HashError::PasswordTooLong`]. Empty passwords are refused ([`HashError::EmptyPassword`]).
-//!   Nothing is trimmed, case-folded or truncated; NUL is an ordinary character.
+//! * **One input rule.** [`check_password_input`] is the rule `hash` and `verify` apply
+//!   first, before any normalization or hashing, and the one the facade applies too: empty
+//!   ([`HashError::EmptyPassword`]), more than [`HasherConfig::max_password_length`]
+//!   characters (Unicode scalar values; default 4096, like the reference;
+//!   [`HashError::PasswordTooLong`]), or containing NUL ([`HashError::PasswordContainsNul`]:
+//!   C implementations of legacy schemes stop at the first NUL, so `"pass\0word"` would be
+//!   `"pass"` there). Nothing is trimmed, case-folded or truncated.
 //! * **Unicode normalization.** Passwords are NFC-normalized before hashing *and* verifying, so
 //!   the same password typed as NFC (`ma\u{f1}ana`, most keyboards) or NFD (`man\u{303}ana`,
 //!   some macOS inputs) logs in either way (RFC 8265 OpaqueString uses NFC; NFKC is not used, so
@@ -107,18 +120,29 @@
 //! [`PasswordHasher::dummy_verify`] runs one Argon2id with the primary parameters (two when the
 //! input is not NFC, as `verify` would) and discards the result: call it for unknown users.
 //! `verify` itself does the same dummy work before returning for unusable (`!`) or unparseable
-//! stored values, so those paths cost what a real primary verification costs. Password-length
-//! errors return immediately (they depend on the input only). Verifying against a legacy hash
-//! costs what that hash's parameters cost.
+//! stored values, so those paths cost what a real primary verification costs. Input-rule
+//! errors return immediately (they depend on the input only).
+//!
+//! Verifying against a hash cheaper than the primary (bcrypt, PBKDF2, Argon2 with weaker
+//! parameters: [`PasswordHasher::is_cheaper_than_primary`]) would answer faster and show which
+//! accounts still have a legacy hash (checklist H12). [`HashingPool::verify`] pads it: it runs
+//! `dummy_verify` right after `verify`, in the same blocking task, whatever the outcome, so
+//! every verification through the pool costs at least one primary-strength verification
+//! (bcrypt cost 12, slower than the primary on its own, then costs both). Code calling a
+//! [`MultiHasher`] directly must do the same (the trait documentation shows how).
 //!
 //! # The pool
 //!
 //! [`HashingPool`] runs the hasher in [`tokio::task::spawn_blocking`] behind a
 //! [`tokio::sync::Semaphore`] of `max_concurrency` permits (0 = CPU count), so Argon2 never
 //! runs on the async executor and at most `max_concurrency × m` of Argon2 memory is in use under
-//! a login storm. The password is copied into a [`zeroize::Zeroizing`] buffer for the task; a
-//! panicking hasher yields [`HashError::TaskFailed`], never a match. Only tokio's `rt` and
-//! `sync` features are used.
+//! a login storm. The wait for a permit is bounded ([`HashingPool::with_queue_timeout`],
+//! default 5 s): past it the call fails with [`HashError::Busy`] (an internal error: answer
+//! 503, never "wrong password") instead of queueing without end (checklist H14). The password
+//! is copied into a [`zeroize::Zeroizing`] buffer for the task; a panicking hasher yields
+//! [`HashError::TaskFailed`], never a match. Only tokio's `rt`, `sync` and `time` features are
+//! used; the timer is armed only when every permit is taken, and needs a runtime with its time
+//! driver (`#[tokio::main]`, `#[tokio::test]`, `Builder::enable_all`).
 //!
 //! [`MultiHasher`] reuses Argon2 working memory of the primary size between calls (a fresh
 //! 64 MiB buffer costs ~40 ms of page faults on the 2-core machine measured: 87 ms vs 52 ms per
@@ -131,6 +155,37 @@
 //! | feature | default | effect |
 //! | --- | --- | --- |
 //! | `parallel` | yes | Argon2 lanes (`p` > 1) run on rayon threads (`argon2/parallel`): ~52 ms instead of ~92 ms per hash at the default parameters on 2 cores |
+//!
+//! # Debug builds of applications
+//!
+//! Cargo applies only the root workspace's profiles, so an application's debug build compiles
+//! `argon2` without optimizations: about 1 s per hash at the default parameters instead of
+//! ~55 ms. Copy [`DEV_PROFILE_ADVICE`] into the application's root `Cargo.toml`:
+//!
+//! ```toml
+//! [profile.dev.package.argon2]
+//! opt-level = 3
+//! [profile.dev.package.blake2]
+//! opt-level = 3
+//! [profile.dev.package.bcrypt]
+//! opt-level = 3
+//! [profile.dev.package.blowfish]
+//! opt-level = 3
+//! [profile.dev.package.pbkdf2]
+//! opt-level = 3
+//! [profile.dev.package.sha2]
+//! opt-level = 3
+//! [profile.dev.package.blake3]
+//! opt-level = 3
+//! [profile.dev.package.libsqlite3-sys]
+//! opt-level = 3
+//! ```
+//!
+//! The first [`MultiHasher::new`] of a process times a tiny Argon2id (m=512 KiB, t=1, p=1; best
+//! of up to 5 runs, ~0.3 ms when optimized, ~11 ms when not) and logs one `tracing` warning
+//! naming these lines when every run takes longer than 2.5 ms ([`argon2_is_unoptimized`]).
+//! `cfg!(debug_assertions)` would describe this crate's build, not `argon2`'s: it would keep
+//! warning an application that followed the advice.
 //!
 //! # Password validation
 //!
@@ -152,21 +207,27 @@
 //! # Errors
 //!
 //! [`HashError`] is `#[non_exhaustive]`; branch on [`HashError::kind`] /
-//! [`HashError::is_internal`]. No error message or `Debug` output contains a password or a
-//! hash.
+//! [`HashError::is_internal`]: `InvalidPassword` (empty, too long, NUL), `UnverifiableHash`
+//! (malformed, unsupported, over the caps, bcrypt over 72 bytes) or `Internal` (configuration,
+//! task, [`HashError::Busy`], RNG, backend). No error message or `Debug` output contains a
+//! password or a hash.
 
 mod b64;
+mod build_check;
 mod config;
 mod error;
 mod hasher;
+mod input;
 mod normalize;
 mod pool;
 mod schemes;
 pub mod validation;
 
+pub use build_check::{DEV_PROFILE_ADVICE, argon2_is_unoptimized};
 pub use config::{Argon2Params, HasherConfig, MAX_PASSWORD_LENGTH_CEILING, StoredHashLimits};
 pub use error::{HashError, HashErrorKind};
 pub use hasher::{MultiHasher, PasswordHasher, Verification, is_usable};
+pub use input::check_password_input;
 pub use normalize::normalize_password;
 pub use pool::HashingPool;
 pub use schemes::bcrypt::BCRYPT_MAX_PASSWORD_BYTES;

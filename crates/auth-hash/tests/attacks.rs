@@ -327,26 +327,79 @@ fn over_long_passwords_are_refused_before_hashing() {
     ));
 }
 
-/// NUL bytes are ordinary characters in every scheme: "pass\0word" is not "pass", and a
-/// bcrypt hash of "pass" (what C implementations compute for "pass\0word") does not match it.
+/// One NUL rule everywhere (`check_password_input`, shared with the facade): a password
+/// containing NUL is refused by `hash` and `verify` with `PasswordContainsNul` before any
+/// hashing, against every scheme, so "pass\0word" can never be taken for "pass" (what C
+/// implementations of bcrypt compute for it) nor stored.
 #[test]
-fn nul_bytes_are_handled_consistently() {
+fn nul_in_password_is_refused_by_hash_and_verify() {
     let h = tiny();
-    let argon = h.hash("pass\0word").unwrap();
-    assert!(h.verify("pass\0word", &argon).unwrap().is_match());
-    for other in ["pass", "pass\0", "pass\0word\0", "pass word"] {
-        assert!(!h.verify(other, &argon).unwrap().is_match(), "{other:?}");
-    }
+    let err = h.hash("pass\0word").unwrap_err();
+    assert!(matches!(err, HashError::PasswordContainsNul), "{err:?}");
+    assert_eq!(err.kind(), HashErrorKind::InvalidPassword);
+    assert!(matches!(
+        auth_hash::check_password_input("pass\0word", 4096),
+        Err(HashError::PasswordContainsNul)
+    ));
+
+    let argon_pass = h.hash("pass").unwrap();
     let bcrypt_pass = bcrypt::hash_with_salt("pass", 4, [7; 16])
         .unwrap()
         .format_for_version(bcrypt::Version::TwoB);
-    assert!(h.verify("pass", &bcrypt_pass).unwrap().is_match());
-    assert!(!h.verify("pass\0word", &bcrypt_pass).unwrap().is_match());
+    // A hash made elsewhere from the NUL password (Rust's bcrypt hashes every byte).
     let bcrypt_nul = bcrypt::hash_with_salt("pass\0word", 4, [7; 16])
         .unwrap()
         .format_for_version(bcrypt::Version::TwoB);
-    assert!(h.verify("pass\0word", &bcrypt_nul).unwrap().is_match());
+    for stored in [&argon_pass, &bcrypt_pass, &bcrypt_nul] {
+        for password in ["pass\0word", "pass\0", "\0", "\0pass"] {
+            assert!(
+                matches!(
+                    h.verify(password, stored),
+                    Err(HashError::PasswordContainsNul)
+                ),
+                "{password:?} against {stored}"
+            );
+        }
+    }
+    assert!(h.verify("pass", &argon_pass).unwrap().is_match());
+    assert!(h.verify("pass", &bcrypt_pass).unwrap().is_match());
     assert!(!h.verify("pass", &bcrypt_nul).unwrap().is_match());
+    // No work is done for a refused input: the dummy verification is skipped too.
+    h.dummy_verify("pass\0word");
+}
+
+/// The input rule's order and cost: empty, then too long (counted in characters, decided
+/// from the byte length alone when it can be), then NUL.
+#[test]
+fn password_input_rule_is_shared_and_cheap() {
+    use auth_hash::check_password_input;
+    assert!(matches!(
+        check_password_input("", 8),
+        Err(HashError::EmptyPassword)
+    ));
+    assert!(check_password_input("12345678", 8).is_ok());
+    assert!(check_password_input("\u{1f510}\u{1f510}", 2).is_ok());
+    assert!(matches!(
+        check_password_input("123456789", 8),
+        Err(HashError::PasswordTooLong { max: 8 })
+    ));
+    // An over-long input with a NUL is reported as too long (the cheap check comes first).
+    let huge = format!("{}\0", "a".repeat(1 << 20));
+    let start = std::time::Instant::now();
+    assert!(matches!(
+        check_password_input(&huge, 4096),
+        Err(HashError::PasswordTooLong { max: 4096 })
+    ));
+    assert!(start.elapsed() < std::time::Duration::from_millis(5));
+    // The hasher applies exactly this rule with its configured maximum.
+    let h = tiny();
+    for input in ["", "a\0b", huge.as_str()] {
+        let from_rule = check_password_input(input, h.config().max_password_length).unwrap_err();
+        let from_hash = h.hash(input).unwrap_err();
+        let from_verify = h.verify(input, "!").unwrap_err();
+        assert_eq!(from_rule.to_string(), from_hash.to_string());
+        assert_eq!(from_rule.to_string(), from_verify.to_string());
+    }
 }
 
 /// H18 / 7.1.1: no password or hash in error messages or Debug output.

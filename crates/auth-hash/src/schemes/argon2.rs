@@ -7,7 +7,8 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::b64;
+use password_hash::phc::{self, Ident, Output, ParamsString, PasswordHash, Salt, Value};
+
 use crate::config::{Argon2Params, StoredHashLimits};
 use crate::error::HashError;
 
@@ -15,18 +16,25 @@ use crate::error::HashError;
 pub(crate) const SALT_LEN: usize = 16;
 /// Tag length of new hashes, in bytes (RFC 9106: 256 bits).
 pub(crate) const TAG_LEN: usize = 32;
-const MIN_SALT: usize = 8;
-const MAX_SALT: usize = 64;
+/// Shortest salt accepted (the PHC string format's minimum, [`Salt::MIN_LENGTH`]).
+const MIN_SALT: usize = Salt::MIN_LENGTH;
+/// Longest salt accepted (the PHC string format's maximum, [`Salt::MAX_LENGTH`]).
+const MAX_SALT: usize = Salt::MAX_LENGTH;
+/// Shortest tag accepted (RFC 9106 allows 4 bytes; anything under 128 bits is refused).
 const MIN_TAG: usize = 16;
-const MAX_TAG: usize = 128;
+/// Longest tag accepted (the PHC string format's maximum, [`Output::MAX_LENGTH`]).
+const MAX_TAG: usize = Output::MAX_LENGTH;
 
 /// A parsed, bounds-checked Argon2 PHC string.
+///
+/// The salt and the tag live in the `phc` crate's fixed-size stack buffers: parsing allocates
+/// nothing.
 pub(crate) struct Argon2Hash {
     algorithm: Algorithm,
     version: Version,
     params: Argon2Params,
-    salt: Vec<u8>,
-    tag: Vec<u8>,
+    salt: Salt,
+    tag: Output,
 }
 
 fn out_of_bounds(parameter: &'static str, value: u64, min: u64, max: u64) -> HashError {
@@ -38,72 +46,110 @@ fn out_of_bounds(parameter: &'static str, value: u64, min: u64, max: u64) -> Has
     }
 }
 
-/// Parses a decimal parameter value (at most 10 digits, so it fits a `u64` exactly).
-fn parse_number(s: &str) -> Result<u64, HashError> {
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+/// A decimal PHC parameter value as a number.
+///
+/// The PHC grammar (no sign, no leading zero) is checked by `phc`'s [`Value::decimal`], which
+/// stops at `u32::MAX`. A well-formed decimal above that (e.g. `m=9999999999`) is reported as
+/// `u64::MAX`-capped so the caller refuses it as *out of bounds* rather than malformed; any
+/// other spelling is [`HashError::MalformedHash`].
+pub(crate) fn phc_decimal(value: &Value<'_>) -> Result<u64, HashError> {
+    if let Ok(n) = value.decimal() {
+        return Ok(u64::from(n));
+    }
+    let s = value.as_str();
+    let well_formed = !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && !(s.len() > 1 && s.starts_with('0'));
+    if !well_formed {
         return Err(HashError::MalformedHash);
     }
-    s.parse().map_err(|_| HashError::MalformedHash)
+    Ok(s.parse::<u64>().unwrap_or(u64::MAX))
 }
 
+/// A value already checked against a `u32` cap.
 fn to_u32(v: u64) -> u32 {
     u32::try_from(v).unwrap_or(u32::MAX)
 }
 
+/// The decoded length of the unpadded base64 text `field`, for error reports.
+pub(crate) fn b64_len(field: &str) -> u64 {
+    (field.len() as u64 * 3) / 4
+}
+
+/// Maps a `phc` parse error to ours. The salt and tag length limits are caps like the others,
+/// so they are reported as [`HashError::ParametersOutOfBounds`] with the offending length.
+fn phc_error(error: phc::Error, encoded: &str) -> HashError {
+    // The salt is the first field after the identifier without `=` (the version and the
+    // parameters have one; "B64" text never does); the tag follows it.
+    let mut fields = encoded.split('$').skip(2).skip_while(|f| f.contains('='));
+    let salt = fields.next().unwrap_or("");
+    let tag = fields.next().unwrap_or("");
+    let tag_out_of_bounds = || {
+        out_of_bounds(
+            "argon2 tag length",
+            b64_len(tag),
+            MIN_TAG as u64,
+            MAX_TAG as u64,
+        )
+    };
+    match error {
+        phc::Error::SaltTooShort | phc::Error::SaltTooLong => out_of_bounds(
+            "argon2 salt length",
+            b64_len(salt),
+            MIN_SALT as u64,
+            MAX_SALT as u64,
+        ),
+        phc::Error::OutputSize { .. } => tag_out_of_bounds(),
+        // `Output::decode` decodes into a 64-byte buffer: a longer tag fails as base64.
+        phc::Error::Base64(_) if b64_len(tag) > MAX_TAG as u64 => tag_out_of_bounds(),
+        _ => HashError::MalformedHash,
+    }
+}
+
 impl Argon2Hash {
-    /// Parses `encoded` (which starts with `$argon2`), checking every parameter against
-    /// `limits` before anything is allocated for hashing.
+    /// Parses `encoded` (which starts with `$argon2`) with the `phc` crate's
+    /// [`PasswordHash`] parser (stack buffers only: no allocation), then checks every parameter
+    /// against `limits`. Nothing is allocated for hashing before all checks pass.
     pub(crate) fn parse(encoded: &str, limits: &StoredHashLimits) -> Result<Self, HashError> {
-        let mut parts = encoded.split('$');
-        if parts.next() != Some("") {
-            return Err(HashError::MalformedHash);
-        }
-        let algorithm = match parts.next() {
-            Some("argon2id") => Algorithm::Argon2id,
-            Some("argon2i") => Algorithm::Argon2i,
-            Some("argon2d") => Algorithm::Argon2d,
+        let phc = PasswordHash::new(encoded).map_err(|e| phc_error(e, encoded))?;
+        let algorithm = match phc.algorithm.as_str() {
+            "argon2id" => Algorithm::Argon2id,
+            "argon2i" => Algorithm::Argon2i,
+            "argon2d" => Algorithm::Argon2d,
             _ => return Err(HashError::MalformedHash),
         };
-        let mut field = parts.next().ok_or(HashError::MalformedHash)?;
-        let version = if let Some(v) = field.strip_prefix("v=") {
-            let version = match parse_number(v)? {
-                0x13 => Version::V0x13,
-                0x10 => Version::V0x10,
-                _ => {
-                    return Err(HashError::UnsupportedAlgorithm {
-                        algorithm: "argon2 (unknown version)",
-                    });
-                }
-            };
-            field = parts.next().ok_or(HashError::MalformedHash)?;
-            version
-        } else {
+        let version = match phc.version {
+            Some(0x13) => Version::V0x13,
             // Strings without `v=` predate version 1.3 (0x13).
-            Version::V0x10
+            Some(0x10) | None => Version::V0x10,
+            Some(_) => {
+                return Err(HashError::UnsupportedAlgorithm {
+                    algorithm: "argon2 (unknown version)",
+                });
+            }
         };
+        // Exactly m, t and p, once each (`ParamsString` itself does not refuse duplicates;
+        // `keyid` and `data` are not supported).
         let (mut m, mut t, mut p) = (None, None, None);
-        for kv in field.split(',') {
-            let (k, v) = kv.split_once('=').ok_or(HashError::MalformedHash)?;
-            let slot = match k {
+        for (name, value) in phc.params.iter() {
+            let slot = match name.as_str() {
                 "m" => &mut m,
                 "t" => &mut t,
                 "p" => &mut p,
                 _ => return Err(HashError::MalformedHash),
             };
-            if slot.replace(parse_number(v)?).is_some() {
+            if slot.replace(phc_decimal(&value)?).is_some() {
                 return Err(HashError::MalformedHash);
             }
         }
         let (Some(m), Some(t), Some(p)) = (m, t, p) else {
             return Err(HashError::MalformedHash);
         };
-        let salt_b64 = parts.next().ok_or(HashError::MalformedHash)?;
-        let tag_b64 = parts.next().ok_or(HashError::MalformedHash)?;
-        if parts.next().is_some() {
+        let (Some(salt), Some(tag)) = (phc.salt, phc.hash) else {
             return Err(HashError::MalformedHash);
-        }
+        };
 
-        // Caps first: nothing below allocates more than a few hundred bytes.
+        // The caps. Nothing so far allocated: `phc` parses into fixed-size stack buffers.
         let max_p = u64::from(limits.argon2_max_parallelism);
         if !(1..=max_p).contains(&p) {
             return Err(out_of_bounds("argon2 p", p, 1, max_p));
@@ -116,18 +162,7 @@ impl Argon2Hash {
         if !(8 * p..=max_m).contains(&m) {
             return Err(out_of_bounds("argon2 m (KiB)", m, 8 * p, max_m));
         }
-        let salt =
-            b64::decode_bounded(&b64::PHC, salt_b64, MAX_SALT).ok_or(HashError::MalformedHash)?;
-        if salt.len() < MIN_SALT {
-            return Err(out_of_bounds(
-                "argon2 salt length",
-                salt.len() as u64,
-                MIN_SALT as u64,
-                MAX_SALT as u64,
-            ));
-        }
-        let tag =
-            b64::decode_bounded(&b64::PHC, tag_b64, MAX_TAG).ok_or(HashError::MalformedHash)?;
+        // `phc` already holds the salt to 8..=48 bytes and the tag to 10..=64 bytes.
         if tag.len() < MIN_TAG {
             return Err(out_of_bounds(
                 "argon2 tag length",
@@ -161,7 +196,7 @@ impl Argon2Hash {
             &mut out,
             memory,
         )?;
-        Ok(bool::from(out.as_slice().ct_eq(&self.tag)))
+        Ok(bool::from(out.as_slice().ct_eq(self.tag.as_bytes())))
     }
 
     /// `true` unless this is an Argon2id v1.3 hash with exactly the `primary` parameters, a
@@ -172,6 +207,30 @@ impl Argon2Hash {
             || self.params != *primary
             || self.tag.len() != TAG_LEN
             || self.salt.len() < SALT_LEN
+    }
+
+    /// `true` if verifying against this hash takes less wall-clock time than one primary
+    /// verification, whatever the variant (argon2i/argon2d/v1.0 cost what argon2id costs at
+    /// the same parameters).
+    ///
+    /// The cost is the work `m * t` divided by the lanes that run at once: `min(p, threads)`,
+    /// where `threads` is the CPU count with the `parallel` feature and 1 without it. So
+    /// `m=65536,t=3,p=1` is not cheaper than `m=65536,t=3,p=4` on a multi-core machine (it
+    /// runs its lanes one after another), and `m=19456,t=2,p=1` is.
+    pub(crate) fn is_cheaper_than(&self, primary: &Argon2Params) -> bool {
+        // `available_parallelism` reads cgroup files on Linux: once per process is enough.
+        static THREADS: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+        let threads = *THREADS.get_or_init(|| {
+            if cfg!(feature = "parallel") {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) as u128
+            } else {
+                1
+            }
+        });
+        let work = |p: &Argon2Params| u128::from(p.memory_kib) * u128::from(p.time_cost);
+        let lanes = |p: &Argon2Params| u128::from(p.parallelism).clamp(1, threads);
+        // work(stored) / lanes(stored) < work(primary) / lanes(primary), without division.
+        work(&self.params) * lanes(primary) < work(primary) * lanes(&self.params)
     }
 }
 
@@ -271,13 +330,13 @@ pub(crate) fn compute(
     result.map_err(|e| HashError::Backend(e.to_string()))
 }
 
-/// Hashes `password` with Argon2id v1.3 and a fresh 16-byte salt into a PHC string.
+/// Hashes `password` with Argon2id v1.3 and a fresh 16-byte salt into a PHC string, formatted
+/// by the `phc` crate's [`PasswordHash`] (`$argon2id$v=19$m=..,t=..,p=..$salt$tag`).
 pub(crate) fn hash(
     params: Argon2Params,
     password: &[u8],
     memory: &MemoryPool,
 ) -> Result<String, HashError> {
-    use base64::Engine as _;
     let mut salt = [0u8; SALT_LEN];
     getrandom::fill(&mut salt).map_err(|_| HashError::Random)?;
     let mut tag = Zeroizing::new([0u8; TAG_LEN]);
@@ -290,12 +349,123 @@ pub(crate) fn hash(
         tag.as_mut_slice(),
         memory,
     )?;
-    Ok(format!(
-        "$argon2id$v=19$m={},t={},p={}${}${}",
-        params.memory_kib,
-        params.time_cost,
-        params.parallelism,
-        b64::PHC.encode(salt),
-        b64::PHC.encode(tag.as_slice()),
-    ))
+    let backend = |e: phc::Error| HashError::Backend(e.to_string());
+    let mut phc_params = ParamsString::new();
+    phc_params
+        .add_decimal("m", params.memory_kib)
+        .map_err(backend)?;
+    phc_params
+        .add_decimal("t", params.time_cost)
+        .map_err(backend)?;
+    phc_params
+        .add_decimal("p", params.parallelism)
+        .map_err(backend)?;
+    let encoded = PasswordHash {
+        algorithm: ARGON2ID,
+        version: Some(0x13),
+        params: phc_params,
+        salt: Some(Salt::new(&salt).map_err(backend)?),
+        hash: Some(Output::new(tag.as_slice()).map_err(backend)?),
+    };
+    Ok(encoded.to_string())
+}
+
+/// The PHC identifier of new hashes.
+const ARGON2ID: Ident = Ident::new_unwrap("argon2id");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TAG: &str = "CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc";
+
+    fn parse(s: &str) -> Result<Argon2Hash, HashError> {
+        Argon2Hash::parse(s, &StoredHashLimits::default())
+    }
+
+    fn out_of_bounds_parameter(r: Result<Argon2Hash, HashError>) -> &'static str {
+        match r {
+            Err(HashError::ParametersOutOfBounds { parameter, .. }) => parameter,
+            Err(e) => panic!("{e:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn new_hashes_are_formatted_by_phc_and_parse_back() {
+        let memory = MemoryPool::new(Argon2Params::DEFAULT, 0);
+        let params = Argon2Params {
+            time_cost: 1,
+            memory_kib: 8,
+            parallelism: 1,
+        };
+        let encoded = hash(params, b"password", &memory).unwrap();
+        assert!(
+            encoded.starts_with("$argon2id$v=19$m=8,t=1,p=1$"),
+            "{encoded}"
+        );
+        let parsed = parse(&encoded).unwrap();
+        assert_eq!(parsed.params, params);
+        assert_eq!((parsed.salt.len(), parsed.tag.len()), (SALT_LEN, TAG_LEN));
+        assert!(parsed.matches(b"password", &memory).unwrap());
+        assert!(!parsed.needs_rehash(&params));
+        // Byte-for-byte what phc prints for the parsed string.
+        assert_eq!(PasswordHash::new(&encoded).unwrap().to_string(), encoded);
+    }
+
+    #[test]
+    fn salt_and_tag_lengths_are_caps_too() {
+        // 49-byte salt, 65-byte tag: over the PHC format's limits.
+        let salt49 = "A".repeat(66);
+        let r = parse(&format!("$argon2id$v=19$m=8,t=1,p=1${salt49}${TAG}"));
+        assert_eq!(out_of_bounds_parameter(r), "argon2 salt length");
+        let tag65 = "A".repeat(87);
+        let r = parse(&format!("$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ${tag65}"));
+        assert_eq!(out_of_bounds_parameter(r), "argon2 tag length");
+        // 7-byte salt, 12-byte tag: under.
+        let r = parse(&format!("$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbA${TAG}"));
+        assert_eq!(out_of_bounds_parameter(r), "argon2 salt length");
+        let r = parse("$argon2id$v=19$m=8,t=1,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAA");
+        assert_eq!(out_of_bounds_parameter(r), "argon2 tag length");
+        // The limits themselves are accepted: 48-byte salt, 64-byte tag.
+        let salt48 = "A".repeat(64);
+        let tag64 = format!("{}AA", "A".repeat(84));
+        assert!(parse(&format!("$argon2id$v=19$m=8,t=1,p=1${salt48}${tag64}")).is_ok());
+    }
+
+    #[test]
+    fn decimals_follow_the_phc_grammar_and_huge_values_are_out_of_bounds() {
+        for params in [
+            "m=08,t=1,p=1",
+            "m=8,t=01,p=1",
+            "m=8,t=1,p=1,keyid=AAAA",
+            "m=8,t=1",
+        ] {
+            let r = parse(&format!("$argon2id$v=19${params}$c29tZXNhbHQ${TAG}"));
+            assert!(matches!(r, Err(HashError::MalformedHash)), "{params}");
+        }
+        let r = parse(&format!(
+            "$argon2id$v=19$m=99999999999999999999999,t=1,p=1$c29tZXNhbHQ${TAG}"
+        ));
+        assert_eq!(out_of_bounds_parameter(r), "argon2 m (KiB)");
+    }
+
+    #[test]
+    fn cost_comparison_counts_parallel_lanes() {
+        let primary = Argon2Params::DEFAULT;
+        let cheaper = |m, t, p| {
+            let s = format!("$argon2id$v=19$m={m},t={t},p={p}$c29tZXNhbHQ${TAG}");
+            parse(&s).unwrap().is_cheaper_than(&primary)
+        };
+        assert!(!cheaper(65536, 3, 4));
+        assert!(cheaper(19456, 2, 1));
+        assert!(cheaper(8, 1, 1));
+        assert!(cheaper(65536, 2, 4));
+        assert!(!cheaper(262144, 3, 4));
+        // One lane at a time is never faster than four (at most as fast on one CPU).
+        assert!(!cheaper(65536, 3, 1));
+        // argon2i at the primary's parameters costs what argon2id does.
+        let i = format!("$argon2i$v=19$m=65536,t=3,p=4$c29tZXNhbHQ${TAG}");
+        assert!(!parse(&i).unwrap().is_cheaper_than(&primary));
+    }
 }

@@ -56,10 +56,10 @@ impl<'a> StoredHash<'a> {
             return Err(HashError::MalformedHash);
         }
         // Django's `argon2$argon2id$...`: the PHC string follows the `argon2` prefix.
-        if let Some(rest) = encoded.strip_prefix("argon2") {
-            if rest.starts_with("$argon2") {
-                return argon2::Argon2Hash::parse(rest, limits).map(Self::Argon2);
-            }
+        if let Some(rest) = encoded.strip_prefix("argon2")
+            && rest.starts_with("$argon2")
+        {
+            return argon2::Argon2Hash::parse(rest, limits).map(Self::Argon2);
         }
         if encoded.starts_with("$argon2") {
             return argon2::Argon2Hash::parse(encoded, limits).map(Self::Argon2);

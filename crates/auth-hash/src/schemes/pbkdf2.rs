@@ -5,13 +5,17 @@
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use password_hash::phc::{self, Output, ParamsString};
+
 use crate::b64;
 use crate::config::StoredHashLimits;
 use crate::error::HashError;
+use crate::schemes::argon2::{b64_len, phc_decimal};
 
 const MIN_DIGEST: usize = 16;
 const SHA256_LEN: usize = 32;
-const MAX_DIGEST: usize = 64;
+/// The PHC format's (and `phc`'s [`Output`]) maximum.
+const MAX_DIGEST: usize = Output::MAX_LENGTH;
 const MAX_SALT: usize = 128;
 
 /// A parsed, bounds-checked PBKDF2-SHA256 hash.
@@ -22,11 +26,17 @@ pub(crate) struct Pbkdf2Hash {
     digest: Vec<u8>,
 }
 
+/// Parses a plain decimal iteration count (passlib and Django forms), then checks the cap.
 fn parse_iterations(s: &str, limits: &StoredHashLimits) -> Result<u32, HashError> {
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(HashError::MalformedHash);
     }
     let n: u64 = s.parse().map_err(|_| HashError::MalformedHash)?;
+    check_iterations(n, limits)
+}
+
+/// Checks an iteration count against the cap (before any hashing).
+fn check_iterations(n: u64, limits: &StoredHashLimits) -> Result<u32, HashError> {
     let max = u64::from(limits.pbkdf2_max_iterations);
     if !(1..=max).contains(&n) {
         return Err(HashError::ParametersOutOfBounds {
@@ -53,8 +63,13 @@ fn check_digest(digest: Option<Vec<u8>>) -> Result<Vec<u8>, HashError> {
 }
 
 impl Pbkdf2Hash {
-    /// Parses the part after `$pbkdf2-sha256$`: `i=N[,l=L]$salt$hash` (PHC, standard base64)
-    /// or `N$salt$hash` (passlib, `.` in place of `+`).
+    /// Parses the part after `$pbkdf2-sha256$`: `i=N[,l=L]$salt$hash` (PHC) or `N$salt$hash`
+    /// (passlib, `.` in place of `+`; not a PHC string).
+    ///
+    /// In the PHC form the parameters are read by the `phc` crate ([`ParamsString`], decimals
+    /// per the PHC grammar) and the digest by [`Output::decode`] (canonical "B64", 10 to 64
+    /// bytes, on the stack). The salt is decoded with the same canonical "B64" here, because
+    /// `phc`'s `Salt` type refuses salts under 8 bytes and the RFC 7914 vectors use 4.
     pub(crate) fn parse_phc(rest: &str, limits: &StoredHashLimits) -> Result<Self, HashError> {
         let mut parts = rest.split('$');
         let (Some(params), Some(salt), Some(digest), None) =
@@ -62,39 +77,65 @@ impl Pbkdf2Hash {
         else {
             return Err(HashError::MalformedHash);
         };
-        let passlib = params.bytes().all(|b| b.is_ascii_digit());
-        let (iterations, length) = if passlib {
-            (parse_iterations(params, limits)?, None)
-        } else {
-            let (mut i, mut l) = (None, None);
-            for kv in params.split(',') {
-                match kv.split_once('=') {
-                    Some(("i", v)) if i.is_none() => i = Some(parse_iterations(v, limits)?),
-                    Some(("l", v))
-                        if l.is_none()
-                            && !v.is_empty()
-                            && v.len() <= 3
-                            && v.bytes().all(|b| b.is_ascii_digit()) =>
-                    {
-                        l = Some(v.parse::<usize>().map_err(|_| HashError::MalformedHash)?);
-                    }
-                    _ => return Err(HashError::MalformedHash),
-                }
+        if !params.is_empty() && params.bytes().all(|b| b.is_ascii_digit()) {
+            return Self::parse_passlib(params, salt, digest, limits);
+        }
+        let params: ParamsString = params.parse().map_err(|_| HashError::MalformedHash)?;
+        let (mut i, mut l) = (None, None);
+        for (name, value) in params.iter() {
+            let slot = match name.as_str() {
+                "i" => &mut i,
+                "l" => &mut l,
+                _ => return Err(HashError::MalformedHash),
+            };
+            if slot.replace(phc_decimal(&value)?).is_some() {
+                return Err(HashError::MalformedHash);
             }
-            (i.ok_or(HashError::MalformedHash)?, l)
-        };
-        let decode = |s: &str, max| {
-            if passlib {
-                b64::decode_bounded(&b64::PHC, &s.replace('.', "+"), max)
-            } else {
-                b64::decode_bounded(&b64::PHC, s, max)
+        }
+        let iterations = check_iterations(i.ok_or(HashError::MalformedHash)?, limits)?;
+        let salt =
+            b64::decode_bounded(&b64::PHC, salt, MAX_SALT).ok_or(HashError::MalformedHash)?;
+        let digest_len = b64_len(digest);
+        let digest = match Output::decode(digest) {
+            Ok(output) => output.as_bytes().to_vec(),
+            // `Output::decode` decodes into a 64-byte buffer: a longer digest fails as base64.
+            Err(phc::Error::OutputSize { .. } | phc::Error::Base64(_))
+                if !(MIN_DIGEST as u64..=MAX_DIGEST as u64).contains(&digest_len) =>
+            {
+                return Err(HashError::ParametersOutOfBounds {
+                    parameter: "pbkdf2 digest length",
+                    value: digest_len,
+                    min: MIN_DIGEST as u64,
+                    max: MAX_DIGEST as u64,
+                });
             }
+            Err(_) => return Err(HashError::MalformedHash),
         };
-        let salt = decode(salt, MAX_SALT).ok_or(HashError::MalformedHash)?;
-        let digest = check_digest(decode(digest, MAX_DIGEST))?;
+        let digest = check_digest(Some(digest))?;
         // PBKDF2 output is a prefix of any longer output: a truncated digest must never be
         // accepted as a shorter `dkLen`. Without `l=`, the length is SHA-256's 32 bytes.
-        if digest.len() != length.unwrap_or(SHA256_LEN) {
+        if digest.len() as u64 != l.unwrap_or(SHA256_LEN as u64) {
+            return Err(HashError::MalformedHash);
+        }
+        Ok(Self {
+            iterations,
+            salts: vec![salt],
+            digest,
+        })
+    }
+
+    /// passlib's `$pbkdf2-sha256$N$salt$hash`: "adapted base64" (`.` for `+`), no padding.
+    fn parse_passlib(
+        iterations: &str,
+        salt: &str,
+        digest: &str,
+        limits: &StoredHashLimits,
+    ) -> Result<Self, HashError> {
+        let iterations = parse_iterations(iterations, limits)?;
+        let decode = |s: &str, max| b64::decode_bounded(&b64::PHC, &s.replace('.', "+"), max);
+        let salt = decode(salt, MAX_SALT).ok_or(HashError::MalformedHash)?;
+        let digest = check_digest(decode(digest, MAX_DIGEST))?;
+        if digest.len() != SHA256_LEN {
             return Err(HashError::MalformedHash);
         }
         Ok(Self {
@@ -171,5 +212,53 @@ fn derive(password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) {
             out,
         ),
         Err(_) => pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password, salt, iterations, out),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RustCrypto `pbkdf2/tests/pbkdf2.rs`: SHA-256, 600,000 iterations, NUL bytes in the
+    /// password and the salt (RFC 6070's shape). Checked on the parsed scheme: the public API
+    /// refuses passwords containing NUL before any hashing.
+    #[test]
+    fn rustcrypto_600000_vector_with_nul_bytes() {
+        let encoded = "i=600000,l=20$c2EAbHQ$78Uoa/vQaByWALXAJLi6G1rg8Ks";
+        let h = Pbkdf2Hash::parse_phc(encoded, &StoredHashLimits::default()).unwrap();
+        assert!(h.matches(b"pass\0word").unwrap());
+        assert!(!h.matches(b"pass").unwrap());
+    }
+
+    #[test]
+    fn phc_parameters_follow_the_phc_grammar() {
+        let limits = StoredHashLimits::default();
+        let digest = "Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs";
+        assert!(Pbkdf2Hash::parse_phc(&format!("i=1,l=32$c2FsdA${digest}"), &limits).is_ok());
+        for params in [
+            "i=01",
+            "i=1,l=032",
+            "i=-1",
+            "i=1,i=1",
+            "l=32",
+            "i=1,x=2",
+            "i",
+        ] {
+            let r = Pbkdf2Hash::parse_phc(&format!("{params}$c2FsdA${digest}"), &limits);
+            assert!(matches!(r, Err(HashError::MalformedHash)), "{params}");
+        }
+        // Over u32: out of bounds, like any count over the cap.
+        let r = Pbkdf2Hash::parse_phc(&format!("i=99999999999$c2FsdA${digest}"), &limits);
+        assert!(matches!(r, Err(HashError::ParametersOutOfBounds { .. })));
+        // A digest over the PHC format's 64 bytes.
+        let long = "A".repeat(88);
+        let r = Pbkdf2Hash::parse_phc(&format!("i=1,l=66$c2FsdA${long}"), &limits);
+        assert!(matches!(
+            r,
+            Err(HashError::ParametersOutOfBounds {
+                parameter: "pbkdf2 digest length",
+                ..
+            })
+        ));
     }
 }
