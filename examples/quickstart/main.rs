@@ -70,6 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// A random secret for this demo run only (tokens die with the process anyway).
 fn demo_secret() -> String {
     let mut bytes = [0u8; 32];
-    auth_facade::crates::tokens::os_random(&mut bytes).expect("OS random generator");
+    auth_facade::crates::tokens::fill_random(&mut auth_facade::crates::tokens::OsRng, &mut bytes)
+        .expect("OS random generator");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -11,6 +11,7 @@ use std::process::{Command, ExitCode};
 
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MYSQL_URL: &str = "mysql://root@127.0.0.1:3306/test";
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
@@ -70,24 +71,57 @@ fn ci() -> Result<(), String> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",
         ],
         &[],
     )?;
+    let reports = root().join("target").join("conformance-reports");
+    let _ = std::fs::remove_dir_all(&reports);
+    let url = |var: &str, default: &str| env::var(var).unwrap_or_else(|_| default.into());
     let test_env = [
         ("AUTH_TEST_REQUIRE_ALL", "1".to_string()),
         (
             "AUTH_TEST_POSTGRES_URL",
-            env::var("AUTH_TEST_POSTGRES_URL").unwrap_or_else(|_| POSTGRES_URL.into()),
+            url("AUTH_TEST_POSTGRES_URL", POSTGRES_URL),
         ),
+        ("AUTH_TEST_MYSQL_URL", url("AUTH_TEST_MYSQL_URL", MYSQL_URL)),
+        ("AUTH_TEST_REDIS_URL", url("AUTH_TEST_REDIS_URL", REDIS_URL)),
         (
-            "AUTH_TEST_MYSQL_URL",
-            env::var("AUTH_TEST_MYSQL_URL").unwrap_or_else(|_| MYSQL_URL.into()),
+            "AUTH_CONFORMANCE_REPORT_DIR",
+            reports.to_string_lossy().into_owned(),
         ),
     ];
-    run(&cargo, &["test", "--workspace"], &test_env)
+    let tested = run(
+        &cargo,
+        &["test", "--workspace", "--all-features"],
+        &test_env,
+    );
+    print_conformance(&reports);
+    tested
+}
+
+/// Prints every conformance summary the test run wrote (the test harness hides the output
+/// of passing tests).
+fn print_conformance(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        eprintln!("xtask: no conformance reports in {}", dir.display());
+        return;
+    };
+    let mut lines: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(|l| l.trim().to_owned())
+        .collect();
+    lines.sort();
+    println!();
+    println!("Conformance (each store runs the same suite; `broken-*` are deliberately broken");
+    println!("stores the suite must catch, so their failures are expected):");
+    for line in lines {
+        println!("  {line}");
+    }
 }
 
 /// `cargo xtask bench [--reference] [--quick] [--backend B] [--bench NAME]...`: the hash

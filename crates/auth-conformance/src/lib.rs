@@ -193,8 +193,8 @@ pub mod users;
 
 pub use memory::MemoryStore;
 pub use runner::{
-    CONCURRENCY_ENV, Check, FILTER_ENV, MemoryStoreFactory, Report, StoreFactory, TIMEOUT_ENV,
-    WithUsers, run, run_report,
+    CONCURRENCY_ENV, Check, FILTER_ENV, MemoryStoreFactory, REPORT_DIR_ENV, Report, StoreFactory,
+    TIMEOUT_ENV, WithUsers, run, run_report,
 };
 
 /// Every check of every suite, for a store that implements every storage trait (the SQL

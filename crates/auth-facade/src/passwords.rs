@@ -201,7 +201,10 @@ impl Passwords<'_> {
     ) -> Result<Checked, AuthError> {
         let hashing = &self.core.hashing;
         if !is_usable(&creds.password_hash) {
-            hashing.try_dummy_verify(password).await.map_err(hash_error)?;
+            hashing
+                .try_dummy_verify(password)
+                .await
+                .map_err(hash_error)?;
             return Ok(Checked::Unusable);
         }
         match hashing.verify(password, &creds.password_hash).await {

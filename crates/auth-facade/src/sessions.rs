@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use auth_core::{
     AuthError, Authenticated, ClientInfo, ExtraClaims, IssueRequest, IssuedTokens, OffsetDateTime,
-    RefreshOutcome, SessionId, SessionInfo, TokenError, User, UserId, normalize_email,
+    RefreshOutcome, SessionId, SessionInfo, StoreErrorKind, TokenError, User, UserId,
+    normalize_email,
 };
 use auth_events::{AuthEvent, LoginFailureReason, SessionEndReason};
 
@@ -156,14 +157,30 @@ impl Sessions<'_> {
         } else {
             creds.password_hash.clone()
         };
-        let issued = core
+        let issued = match core
             .backend
             .issue(IssueRequest {
                 user_id,
                 client: &options.client,
                 extra_claims: &options.extra_claims,
             })
-            .await?;
+            .await
+        {
+            Ok(issued) => issued,
+            // The user was deleted since the password check (the session's foreign key
+            // refused it): the credentials are gone, as for any other change.
+            Err(TokenError::Storage(e)) if e.kind() == StoreErrorKind::NotFound => {
+                self.failed(
+                    &email,
+                    Some(user_id),
+                    LoginFailureReason::CredentialsChanged,
+                    ip,
+                )
+                .await;
+                return Err(AuthError::InvalidCredentials);
+            }
+            Err(e) => return Err(e.into()),
+        };
         // The session exists now: if the credentials verified above changed meanwhile, a
         // concurrent change either sees this session (and ends it) or this read sees the
         // change. Either way no session outlives the credentials it was granted on.

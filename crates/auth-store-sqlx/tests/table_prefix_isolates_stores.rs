@@ -2,8 +2,8 @@
 //! without seeing each other's sessions or tokens.
 
 use auth_core::{
-    IdKind, NewSession, NewToken, NewUser, OffsetDateTime, SessionId, TokenDigest, TokenKind,
-    TokenStore, UserStore,
+    ClientInfo, IdKind, NewSession, NewToken, NewUser, OffsetDateTime, SessionId, SessionStore,
+    TokenDigest, TokenKind, UserStore,
 };
 use auth_store_sqlx::{SqliteStore, UserTable};
 
@@ -50,8 +50,11 @@ async fn prefixed_stores_do_not_see_each_others_sessions() {
         user_id: user.id,
         created_at: at(1),
         expires_at: at(9_000),
+        absolute_expires_at: at(90_000),
+        client: ClientInfo::none(),
+        claims: None,
     };
-    a.create_session(&new_session, std::slice::from_ref(&access))
+    a.create_session(&new_session, std::slice::from_ref(&access), None)
         .await
         .unwrap();
 
@@ -71,7 +74,7 @@ async fn prefixed_stores_do_not_see_each_others_sessions() {
         0
     );
     // The same ids can exist in both without colliding.
-    b.create_session(&new_session, std::slice::from_ref(&access))
+    b.create_session(&new_session, std::slice::from_ref(&access), None)
         .await
         .unwrap();
     assert!(
@@ -79,7 +82,8 @@ async fn prefixed_stores_do_not_see_each_others_sessions() {
             .await
             .unwrap()
             .unwrap()
-            .session_revoked
+            .session
+            .revoked
     );
 
     let tables: Vec<String> = sqlx::query_scalar(
@@ -92,10 +96,14 @@ async fn prefixed_stores_do_not_see_each_others_sessions() {
         tables,
         [
             "app_a_auth_migrations",
+            "app_a_auth_rate_limits",
             "app_a_auth_sessions",
+            "app_a_auth_single_use_tokens",
             "app_a_auth_tokens",
             "app_b_auth_migrations",
+            "app_b_auth_rate_limits",
             "app_b_auth_sessions",
+            "app_b_auth_single_use_tokens",
             "app_b_auth_tokens"
         ]
     );

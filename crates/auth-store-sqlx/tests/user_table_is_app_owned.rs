@@ -3,8 +3,8 @@
 //! one with the application's extra columns.
 
 use auth_core::{
-    IdKind, NewSession, NewToken, NewUser, OffsetDateTime, SessionId, StoreErrorKind, TokenDigest,
-    TokenKind, TokenStore, UserId, UserStore,
+    ClientInfo, IdKind, NewSession, NewToken, NewUser, OffsetDateTime, SessionId, SessionStore,
+    StoreErrorKind, TokenDigest, TokenKind, UserId, UserStore,
 };
 use auth_store_sqlx::{SqliteStore, UserTable};
 use std::error::Error as _;
@@ -162,8 +162,12 @@ async fn app_columns_survive_every_library_write() {
                 user_id: user.id,
                 created_at: at(7),
                 expires_at: at(9_000),
+                absolute_expires_at: at(90_000),
+                client: ClientInfo::none(),
+                claims: None,
             },
             std::slice::from_ref(&access),
+            None,
         )
         .await
         .expect("create_session");
@@ -172,8 +176,14 @@ async fn app_columns_survive_every_library_write() {
         .await
         .expect("find_access_token")
         .expect("found");
-    assert_eq!(record.user.last_login, Some(at(3)));
-    assert!(record.user.is_verified);
+    let user = record.session.user.expect("joined");
+    assert_eq!(user.last_login, Some(at(3)));
+    assert!(user.is_verified);
+    assert_eq!(
+        user.joined_at,
+        Some(at(0)),
+        "set at creation, kept by verification"
+    );
     store
         .revoke_user_sessions(&user.id, None, at(8))
         .await

@@ -4,8 +4,9 @@ use auth_core::IdKind;
 
 use crate::ident::{BadIdentifier, check_identifier};
 
-/// The library's eight columns in the application's user table, besides the key.
-pub(crate) const LIBRARY_COLUMNS: [&str; 8] = [
+/// The library's eight columns in the application's user table, besides the key, in the
+/// order every statement selects them (after the key).
+pub const LIBRARY_COLUMNS: [&str; 8] = [
     "email",
     "password",
     "last_login",
@@ -20,20 +21,21 @@ pub(crate) const LIBRARY_COLUMNS: [&str; 8] = [
 /// columns (`email`, `password`, `last_login`, `is_active`, `is_verified`, `joined_at`,
 /// `created_at`, `updated_at`) and the key; every other column belongs to the application.
 ///
-/// Names are checked against `^[A-Za-z_][A-Za-z0-9_]{0,40}$` when the store is built (a bad
+/// Names are checked against `^[A-Za-z_][A-Za-z0-9_]{0,40}$` when a store is built (a bad
 /// name is a [`StoreErrorKind::Schema`](auth_core::StoreErrorKind::Schema) error), so no SQL
 /// can be smuggled in through a name.
 ///
 /// ```
 /// use auth_core::IdKind;
-/// use auth_store_sqlx::UserTable;
+/// use auth_sql::UserTable;
 ///
 /// let users = UserTable::new("accounts", IdKind::Uuid)
 ///     .id_column("account_id")
 ///     .extra_columns("display_name TEXT, role TEXT NOT NULL DEFAULT 'member'");
 /// assert_eq!(users.table(), "accounts");
+/// assert!(users.validate().is_ok());
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserTable {
     table: String,
     id_column: String,
@@ -89,7 +91,7 @@ impl UserTable {
     }
 
     /// Checks the names (and that the extra DDL holds no statement separator).
-    pub(crate) fn validate(&self) -> Result<(), BadIdentifier> {
+    pub fn validate(&self) -> Result<(), BadIdentifier> {
         check_identifier(
             &self.table,
             "invalid user table name: must match ^[A-Za-z_][A-Za-z0-9_]{0,40}$",
@@ -99,10 +101,66 @@ impl UserTable {
             "invalid user id column name: must match ^[A-Za-z_][A-Za-z0-9_]{0,40}$",
         )?;
         if self.extra_columns.contains(';') {
-            return Err(BadIdentifier {
-                message: "invalid extra columns DDL: must not contain `;`",
-            });
+            return Err(BadIdentifier::new(
+                "invalid extra columns DDL: must not contain `;`",
+            ));
         }
         Ok(())
+    }
+
+    /// The columns the library needs in this table, the key first.
+    pub fn required_columns(&self) -> Vec<&str> {
+        let mut cols = Vec::with_capacity(1 + LIBRARY_COLUMNS.len());
+        cols.push(self.id_column_name());
+        cols.extend(LIBRARY_COLUMNS);
+        cols
+    }
+
+    /// The required columns absent from `present` (compared ASCII-case-insensitively, as
+    /// SQL compares unquoted names).
+    pub fn missing_columns<'a>(&'a self, present: &[String]) -> Vec<&'a str> {
+        self.required_columns()
+            .into_iter()
+            .filter(|req| !present.iter().any(|p| p.eq_ignore_ascii_case(req)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_exactly_the_missing_columns() {
+        let users = UserTable::new("users", IdKind::Integer).id_column("uid");
+        let present: Vec<String> = ["UID", "email", "password", "is_active", "created_at"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        assert_eq!(
+            users.missing_columns(&present),
+            ["last_login", "is_verified", "joined_at", "updated_at"]
+        );
+    }
+
+    #[test]
+    fn bad_names_and_chained_ddl_are_refused() {
+        assert!(
+            UserTable::new("users;", IdKind::Integer)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            UserTable::new("users", IdKind::Integer)
+                .id_column("id\"")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            UserTable::new("users", IdKind::Integer)
+                .extra_columns("x TEXT); DROP TABLE y; --")
+                .validate()
+                .is_err()
+        );
     }
 }

@@ -1,0 +1,1263 @@
+//! The storage traits of `auth-core` on [`SqlxStore`]: one body per method, for every
+//! backend. Each trait method copies its arguments and runs the body in a task of its own
+//! ([`SqlxStore::run`]); deadlocks and serialization failures run it again.
+
+use std::time::Duration;
+
+use auth_core::{
+    AccessTokenRecord, CredentialStore, EndSessions, ExpiredDeletion, IdKind, NewSession, NewToken,
+    NewUser, OffsetDateTime, RateLimitDecision, RateLimitPolicy, RateLimiter, RotateOutcome,
+    Rotation, SessionId, SessionInfo, SessionStatus, SessionStore, SingleUseTokenStore, StoreError,
+    StoreErrorKind, TokenDigest, TokenKind, User, UserCredentials, UserId, UserStore,
+};
+use auth_sql::{
+    Args, SESSION_STATUS_COLUMN_COUNT, Value, check_id_kind, duration_micros, from_micros,
+    from_micros_opt, ip_from_text, session_id, to_micros, token_kind,
+};
+use uuid::Uuid;
+
+use crate::backend::Backend;
+use crate::error::not_found;
+use crate::store::{Cols, Inner, SqlxStore, retrying};
+
+/// Longest rate-limit key accepted, in bytes.
+const MAX_RATE_KEY: usize = 128;
+
+/// Sealed successors older than this (before `delete_expired`'s `before`) are erased.
+const SEALED_KEEP: Duration = Duration::from_secs(60);
+
+/// A rotation with owned data, for the operation's own task.
+struct OwnedRotation {
+    digest: TokenDigest,
+    new_tokens: Vec<NewToken>,
+    refresh_expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+    idle_timeout: Option<Duration>,
+    grace: Option<(Duration, Vec<u8>)>,
+}
+
+fn positive(d: time::Duration) -> Duration {
+    Duration::try_from(d)
+        .unwrap_or_default()
+        .max(Duration::from_secs(1))
+}
+
+impl<B: Backend> Inner<B> {
+    // ---- users -----------------------------------------------------------------------
+
+    async fn create_user(&self, new: &NewUser, now: OffsetDateTime) -> Result<User, StoreError> {
+        const CTX: &str = "create_user";
+        let st = self.statements(CTX)?;
+        let email = new.email().to_owned();
+        let uuid = (self.kind() == IdKind::Uuid).then(Uuid::new_v4);
+        let mut args = Args::new(&st.user_insert);
+        if let Some(uuid) = uuid {
+            args = args.bind("id", UserId::Uuid(uuid));
+        }
+        let args = args
+            .bind("email", email.as_str())
+            .bind("password", new.password_hash().unwrap_or(""))
+            .bind("is_active", new.is_active)
+            .bind("is_verified", new.is_verified)
+            .bind("joined_at", now)
+            .bind("created_at", now)
+            .bind("updated_at", now)
+            .bind("folded_email", email.to_ascii_lowercase())
+            .finish();
+        let taken = || StoreError::new(StoreErrorKind::UniqueViolation, CTX);
+        let mut conn = self.acquire(CTX).await?;
+        let id = if let Some(uuid) = uuid {
+            if self.exec(&mut conn, CTX, &st.user_insert, args).await? == 0 {
+                return Err(taken());
+            }
+            UserId::Uuid(uuid)
+        } else if let Some(last_id) = &st.user_last_insert_id {
+            if self.exec(&mut conn, CTX, &st.user_insert, args).await? == 0 {
+                return Err(taken());
+            }
+            let row = self.row(&mut conn, CTX, last_id, vec![]).await?;
+            let row = row.ok_or_else(|| not_found(CTX))?;
+            Cols::<B>::new(&row, CTX).user_id(0, IdKind::Integer)?
+        } else {
+            let row = self.row(&mut conn, CTX, &st.user_insert, args).await?;
+            let row = row.ok_or_else(taken)?;
+            Cols::<B>::new(&row, CTX).user_id(0, IdKind::Integer)?
+        };
+        Ok(User {
+            id,
+            email,
+            last_login: None,
+            is_active: new.is_active,
+            is_verified: new.is_verified,
+            joined_at: Some(now),
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    async fn credentials_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        const CTX: &str = "find_credentials_by_email";
+        let st = self.statements(CTX)?;
+        let args = Args::new(&st.user_by_email)
+            .bind("email", email.to_ascii_lowercase())
+            .bind("exact_email", email)
+            .finish();
+        let mut conn = self.acquire(CTX).await?;
+        let row = self.row(&mut conn, CTX, &st.user_by_email, args).await?;
+        row.map(|row| {
+            let (user, password_hash) = Cols::<B>::new(&row, CTX).user(0, self.kind())?;
+            Ok(UserCredentials {
+                user,
+                password_hash,
+            })
+        })
+        .transpose()
+    }
+
+    async fn credentials_by_id(
+        &self,
+        context: &'static str,
+        id: &UserId,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        let st = self.statements(context)?;
+        check_id_kind(id, self.kind(), context)?;
+        let args = Args::new(&st.user_by_id).bind("id", *id).finish();
+        let mut conn = self.acquire(context).await?;
+        let row = self.row(&mut conn, context, &st.user_by_id, args).await?;
+        row.map(|row| {
+            let (user, password_hash) = Cols::<B>::new(&row, context).user(0, self.kind())?;
+            Ok(UserCredentials {
+                user,
+                password_hash,
+            })
+        })
+        .transpose()
+    }
+
+    async fn credentials_current(&self, id: &UserId, hash: &str) -> Result<bool, StoreError> {
+        const CTX: &str = "credentials_current";
+        let st = self.statements(CTX)?;
+        check_id_kind(id, self.kind(), CTX)?;
+        let args = Args::new(&st.credentials_current).bind("id", *id).finish();
+        let mut conn = self.acquire(CTX).await?;
+        let row = self
+            .row(&mut conn, CTX, &st.credentials_current, args)
+            .await?;
+        let Some(row) = row else { return Ok(false) };
+        let cols = Cols::<B>::new(&row, CTX);
+        Ok(cols.bool(0)? && cols.text(1)? == hash)
+    }
+
+    /// Runs a one-row user UPDATE; `NotFound` if no row matched.
+    async fn update_user(
+        &self,
+        context: &'static str,
+        id: &UserId,
+        stmt: &auth_sql::Stmt,
+        args: Vec<Value>,
+    ) -> Result<(), StoreError> {
+        check_id_kind(id, self.kind(), context)?;
+        let mut conn = self.acquire(context).await?;
+        match self.exec(&mut conn, context, stmt, args).await? {
+            0 => Err(not_found(context)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: &UserId,
+        expected: &str,
+        new_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        const CTX: &str = "replace_password_hash";
+        let st = self.statements(CTX)?;
+        check_id_kind(id, self.kind(), CTX)?;
+        let args = Args::new(&st.user_replace_password)
+            .bind("password", new_hash)
+            .bind("updated_at", now)
+            .bind("id", *id)
+            .bind("expected", expected)
+            .finish();
+        let mut conn = self.acquire(CTX).await?;
+        Ok(self
+            .exec(&mut conn, CTX, &st.user_replace_password, args)
+            .await?
+            > 0)
+    }
+
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError> {
+        const CTX: &str = "delete_user";
+        let st = self.statements(CTX)?;
+        check_id_kind(id, self.kind(), CTX)?;
+        let mut tx = self.begin(CTX).await?;
+        // The user first (foreign keys cascade to sessions, tokens and single-use
+        // tokens), then explicitly, for a schema without the foreign keys.
+        let args = Args::new(&st.user_delete).bind("id", *id).finish();
+        let deleted = self.exec(&mut tx, CTX, &st.user_delete, args).await?;
+        let args = Args::new(&st.sessions_delete_user)
+            .bind("user_id", *id)
+            .finish();
+        self.exec(&mut tx, CTX, &st.sessions_delete_user, args)
+            .await?;
+        let args = Args::new(&st.single_use_delete_user)
+            .bind("user_id", *id)
+            .finish();
+        self.exec(&mut tx, CTX, &st.single_use_delete_user, args)
+            .await?;
+        self.commit(CTX, tx).await?;
+        Ok(deleted > 0)
+    }
+
+    /// Revokes the active sessions of `user_id` but `keep` (`""`: none), inside `conn`'s
+    /// transaction.
+    async fn revoke_all_in(
+        &self,
+        conn: &mut B::Connection,
+        context: &'static str,
+        user_id: &UserId,
+        keep: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let st = self.statements(context)?;
+        let args = Args::new(&st.revoke_user_sessions)
+            .bind("now", now)
+            .bind("user_id", *user_id)
+            .bind("keep", keep)
+            .bind("now", now)
+            .bind("now", now)
+            .finish();
+        self.exec(conn, context, &st.revoke_user_sessions, args)
+            .await
+    }
+
+    async fn change_password_hash(
+        &self,
+        id: &UserId,
+        hash: &str,
+        keep: Option<Option<SessionId>>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        const CTX: &str = "change_password_hash";
+        let st = self.statements(CTX)?;
+        check_id_kind(id, self.kind(), CTX)?;
+        let now_us = to_micros(now);
+        let mut tx = self.begin(CTX).await?;
+        let args = Args::new(&st.user_set_password)
+            .bind("password", hash)
+            .bind("updated_at", now)
+            .bind("id", *id)
+            .finish();
+        if self.exec(&mut tx, CTX, &st.user_set_password, args).await? == 0 {
+            return Err(not_found(CTX));
+        }
+        let ended = match keep {
+            None => 0,
+            Some(keep) => {
+                let keep = keep.map(|k| k.to_hex()).unwrap_or_default();
+                self.revoke_all_in(&mut tx, CTX, id, &keep, now_us).await?
+            }
+        };
+        let args = Args::new(&st.single_use_void)
+            .bind("now", now_us)
+            .bind("user_id", *id)
+            .bind("kind", TokenKind::PasswordReset.code())
+            .bind("now", now_us)
+            .finish();
+        self.exec(&mut tx, CTX, &st.single_use_void, args).await?;
+        self.commit(CTX, tx).await?;
+        Ok(ended)
+    }
+
+    async fn deactivate_user(&self, id: &UserId, now: OffsetDateTime) -> Result<u64, StoreError> {
+        const CTX: &str = "deactivate_user";
+        let st = self.statements(CTX)?;
+        check_id_kind(id, self.kind(), CTX)?;
+        let now_us = to_micros(now);
+        let mut tx = self.begin(CTX).await?;
+        let args = Args::new(&st.user_set_active)
+            .bind("is_active", false)
+            .bind("updated_at", now)
+            .bind("id", *id)
+            .finish();
+        if self.exec(&mut tx, CTX, &st.user_set_active, args).await? == 0 {
+            return Err(not_found(CTX));
+        }
+        let ended = self.revoke_all_in(&mut tx, CTX, id, "", now_us).await?;
+        let args = Args::new(&st.single_use_void_all)
+            .bind("now", now_us)
+            .bind("user_id", *id)
+            .bind("now", now_us)
+            .finish();
+        self.exec(&mut tx, CTX, &st.single_use_void_all, args)
+            .await?;
+        self.commit(CTX, tx).await?;
+        Ok(ended)
+    }
+
+    // ---- sessions --------------------------------------------------------------------
+
+    async fn create_session(
+        &self,
+        session: &NewSession,
+        tokens: &[NewToken],
+        max_active: Option<u32>,
+    ) -> Result<u64, StoreError> {
+        const CTX: &str = "create_session";
+        let st = self.statements(CTX)?;
+        check_id_kind(&session.user_id, self.kind(), CTX)?;
+        let absolute = to_micros(session.absolute_expires_at);
+        let now = to_micros(session.created_at);
+        let sid = session.id.to_hex();
+        let mut tx = self.begin(CTX).await?;
+        if max_active.is_some() {
+            // Serializes this user's logins, so two of them cannot both keep the cap.
+            let args = Args::new(&st.user_lock)
+                .bind("id", session.user_id)
+                .finish();
+            if self.row(&mut tx, CTX, &st.user_lock, args).await?.is_none() {
+                return Err(not_found(CTX));
+            }
+        }
+        let args = Args::new(&st.session_insert)
+            .bind("id", sid.as_str())
+            .bind("user_id", session.user_id)
+            .bind("created_at", now)
+            .bind("expires_at", to_micros(session.expires_at).min(absolute))
+            .bind("absolute_expires_at", absolute)
+            .bind("ip", session.client.ip().map(|ip| ip.to_string()))
+            .bind("user_agent", session.client.user_agent().map(str::to_owned))
+            .bind("claims", session.claims.clone())
+            .finish();
+        self.exec(&mut tx, CTX, &st.session_insert, args).await?;
+        for token in tokens {
+            let args = Args::new(&st.token_insert)
+                .bind("digest", token.digest.as_bytes().to_vec())
+                .bind("kind", token.kind.code())
+                .bind("session_id", sid.as_str())
+                .bind("expires_at", to_micros(token.expires_at).min(absolute))
+                .finish();
+            self.exec(&mut tx, CTX, &st.token_insert, args).await?;
+        }
+        let mut revoked = 0;
+        if let Some(max) = max_active {
+            let args = Args::new(&st.sessions_active)
+                .bind("user_id", session.user_id)
+                .bind("now", now)
+                .bind("now", now)
+                .finish();
+            let rows = self.rows(&mut tx, CTX, &st.sessions_active, args).await?;
+            let ids = rows
+                .iter()
+                .map(|row| Cols::<B>::new(row, CTX).text(0))
+                .collect::<Result<Vec<String>, _>>()?;
+            for id in ids.into_iter().skip(max as usize) {
+                let args = Args::new(&st.session_revoke)
+                    .bind("now", now)
+                    .bind("id", id)
+                    .finish();
+                revoked += self.exec(&mut tx, CTX, &st.session_revoke, args).await?;
+            }
+        }
+        self.commit(CTX, tx).await?;
+        Ok(revoked)
+    }
+
+    /// Decodes the session columns at `first` and the user columns after them.
+    fn decode_status(&self, cols: &Cols<'_, B>, first: usize) -> Result<SessionStatus, StoreError> {
+        let (user, _) = cols.user(first + SESSION_STATUS_COLUMN_COUNT, self.kind())?;
+        Ok(SessionStatus {
+            session_id: session_id(&cols.text(first)?, "session")?,
+            user_id: user.id,
+            revoked: cols.opt_i64(first + 1)?.is_some(),
+            expires_at: from_micros(cols.i64(first + 2)?, "session")?,
+            absolute_expires_at: from_micros(cols.i64(first + 3)?, "session")?,
+            claims: cols.opt_text(first + 4)?,
+            user: Some(user),
+        })
+    }
+
+    async fn find_access_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        const CTX: &str = "find_access_token";
+        let st = self.statements(CTX)?;
+        // (A process-local fast read path would go here, before the query.)
+        let args = Args::new(&st.access_lookup)
+            .bind("digest", digest.as_bytes().to_vec())
+            .finish();
+        let mut conn = self.acquire(CTX).await?;
+        let Some(row) = self.row(&mut conn, CTX, &st.access_lookup, args).await? else {
+            return Ok(None);
+        };
+        let cols = Cols::<B>::new(&row, CTX);
+        Ok(Some(AccessTokenRecord {
+            kind: token_kind(cols.i16(0)?, CTX)?,
+            expires_at: from_micros(cols.i64(1)?, CTX)?,
+            session: self.decode_status(&cols, 2)?,
+        }))
+    }
+
+    async fn session_status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError> {
+        const CTX: &str = "session_status";
+        let st = self.statements(CTX)?;
+        let args = Args::new(&st.session_status)
+            .bind("id", id.to_hex())
+            .finish();
+        let mut conn = self.acquire(CTX).await?;
+        let Some(row) = self.row(&mut conn, CTX, &st.session_status, args).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.decode_status(&Cols::<B>::new(&row, CTX), 0)?))
+    }
+
+    async fn revoke_session_in(
+        &self,
+        conn: &mut B::Connection,
+        context: &'static str,
+        sid: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let st = self.statements(context)?;
+        let args = Args::new(&st.session_revoke)
+            .bind("now", now)
+            .bind("id", sid)
+            .finish();
+        self.exec(conn, context, &st.session_revoke, args).await
+    }
+
+    async fn rotate(&self, rot: &OwnedRotation) -> Result<RotateOutcome, StoreError> {
+        const CTX: &str = "rotate_refresh_token";
+        let st = self.statements(CTX)?;
+        let now = to_micros(rot.now);
+        let mut tx = self.begin(CTX).await?;
+        // Locks the token and its session (PostgreSQL/MySQL row locks; SQLite holds the
+        // write lock since BEGIN IMMEDIATE): concurrent rotations of one token serialize
+        // here, and the later ones see it spent.
+        let args = Args::new(&st.rotate_lock)
+            .bind("digest", rot.digest.as_bytes().to_vec())
+            .finish();
+        let Some(row) = self.row(&mut tx, CTX, &st.rotate_lock, args).await? else {
+            return Ok(RotateOutcome::NotFound);
+        };
+        let c = Cols::<B>::new(&row, CTX);
+        if c.i16(0)? != TokenKind::Refresh.code() {
+            return Ok(RotateOutcome::NotFound);
+        }
+        let token_expires = c.i64(1)?;
+        let spent_at = c.opt_i64(2)?;
+        let sealed = c.opt_bytes(3)?;
+        let successor_spent = c.opt_i64(4)?;
+        let successor_expires = c.opt_i64(5)?;
+        let sid = c.text(6)?;
+        let session = session_id(&sid, CTX)?;
+        let user_id = c.user_id(7, self.kind())?;
+        let revoked = c.opt_i64(8)?.is_some();
+        let session_expires = c.i64(9)?;
+        let absolute = c.i64(10)?;
+        let last_active = c.opt_i64(12)?.unwrap_or(c.i64(11)?);
+        let grace_until = c.opt_i64(13)?;
+        drop(row);
+
+        if revoked {
+            return Ok(RotateOutcome::SessionRevoked);
+        }
+        // The user, in the same transaction. A deleted user took the session along (the
+        // foreign key); without one, the session is as good as gone.
+        let args = Args::new(&st.user_by_id).bind("id", user_id).finish();
+        let Some(user_row) = self.row(&mut tx, CTX, &st.user_by_id, args).await? else {
+            return Ok(RotateOutcome::NotFound);
+        };
+        let (user, _) = Cols::<B>::new(&user_row, CTX).user(0, self.kind())?;
+        drop(user_row);
+
+        if spent_at.is_some() {
+            // The grace window granted at its rotation: the immediate predecessor (its
+            // successor still unspent), replayed before the window's end, with its sealed
+            // pair kept.
+            if let (Some(until), Some(sealed), Some(successor_expires), None) =
+                (grace_until, sealed, successor_expires, successor_spent)
+                && now < until
+            {
+                return Ok(RotateOutcome::Replayed {
+                    session_id: session,
+                    user_id,
+                    sealed_successor: sealed,
+                    refresh_expires_at: from_micros(successor_expires, CTX)?,
+                    user: Some(user),
+                });
+            }
+            self.revoke_session_in(&mut tx, CTX, &sid, now).await?;
+            self.commit(CTX, tx).await?;
+            tracing::warn!(session = %session, "refresh token reused: session revoked");
+            return Ok(RotateOutcome::Reused {
+                session_id: session,
+                user_id,
+            });
+        }
+        if !user.is_active {
+            self.revoke_session_in(&mut tx, CTX, &sid, now).await?;
+            self.commit(CTX, tx).await?;
+            return Ok(RotateOutcome::UserInactive {
+                session_id: session,
+                user_id,
+            });
+        }
+        let idle = rot
+            .idle_timeout
+            .is_some_and(|idle| now.saturating_sub(last_active) > duration_micros(idle));
+        if token_expires <= now || session_expires <= now || absolute <= now || idle {
+            return Ok(RotateOutcome::Expired);
+        }
+
+        let capped = to_micros(rot.refresh_expires_at).min(absolute);
+        let successor = rot
+            .new_tokens
+            .iter()
+            .find(|t| t.kind == TokenKind::Refresh)
+            .map(|t| t.digest.as_bytes().to_vec());
+        let args = Args::new(&st.token_spend)
+            .bind("spent_at", now)
+            .bind("successor_digest", successor)
+            .bind(
+                "sealed_successor",
+                rot.grace.as_ref().map(|(_, sealed)| sealed.clone()),
+            )
+            .bind(
+                "grace_until",
+                rot.grace
+                    .as_ref()
+                    .map(|(window, _)| now.saturating_add(duration_micros(*window))),
+            )
+            .bind("digest", rot.digest.as_bytes().to_vec())
+            .finish();
+        self.exec(&mut tx, CTX, &st.token_spend, args).await?;
+        for token in &rot.new_tokens {
+            let args = Args::new(&st.token_insert)
+                .bind("digest", token.digest.as_bytes().to_vec())
+                .bind("kind", token.kind.code())
+                .bind("session_id", sid.as_str())
+                .bind("expires_at", to_micros(token.expires_at).min(absolute))
+                .finish();
+            self.exec(&mut tx, CTX, &st.token_insert, args).await?;
+        }
+        let args = Args::new(&st.session_extend)
+            .bind("expires_at", capped)
+            .bind("refreshed_at", now)
+            .bind("id", sid.as_str())
+            .finish();
+        self.exec(&mut tx, CTX, &st.session_extend, args).await?;
+        self.commit(CTX, tx).await?;
+        Ok(RotateOutcome::Rotated {
+            session_id: session,
+            user_id,
+            refresh_expires_at: from_micros(capped, CTX)?,
+            user: Some(user),
+        })
+    }
+
+    async fn revoke_session(
+        &self,
+        user_id: &UserId,
+        sid: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        const CTX: &str = "revoke_session";
+        let st = self.statements(CTX)?;
+        check_id_kind(user_id, self.kind(), CTX)?;
+        let now = to_micros(now);
+        let args = Args::new(&st.revoke_session)
+            .bind("now", now)
+            .bind("id", sid.to_hex())
+            .bind("user_id", *user_id)
+            .bind("now", now)
+            .bind("now", now)
+            .finish();
+        let mut conn = self.acquire(CTX).await?;
+        Ok(self.exec(&mut conn, CTX, &st.revoke_session, args).await? > 0)
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &UserId,
+        keep: Option<SessionId>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        const CTX: &str = "revoke_user_sessions";
+        check_id_kind(user_id, self.kind(), CTX)?;
+        let keep = keep.map(|k| k.to_hex()).unwrap_or_default();
+        let mut conn = self.acquire(CTX).await?;
+        self.revoke_all_in(&mut conn, CTX, user_id, &keep, to_micros(now))
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        const CTX: &str = "list_sessions";
+        let st = self.statements(CTX)?;
+        check_id_kind(user_id, self.kind(), CTX)?;
+        let now = to_micros(now);
+        let args = Args::new(&st.list_sessions)
+            .bind("user_id", *user_id)
+            .bind("now", now)
+            .bind("now", now)
+            .finish();
+        let mut conn = self.acquire(CTX).await?;
+        let rows = self.rows(&mut conn, CTX, &st.list_sessions, args).await?;
+        rows.iter()
+            .map(|row| {
+                let c = Cols::<B>::new(row, CTX);
+                Ok(SessionInfo {
+                    id: session_id(&c.text(0)?, CTX)?,
+                    user_id: c.user_id(1, self.kind())?,
+                    created_at: from_micros(c.i64(2)?, CTX)?,
+                    refreshed_at: from_micros_opt(c.opt_i64(3)?, CTX)?,
+                    expires_at: from_micros(c.i64(4)?, CTX)?,
+                    absolute_expires_at: from_micros(c.i64(5)?, CTX)?,
+                    ip: ip_from_text(c.opt_text(6)?.as_deref(), CTX)?,
+                    user_agent: c.opt_text(7)?,
+                })
+            })
+            .collect()
+    }
+
+    // ---- single-use tokens -------------------------------------------------------------
+
+    async fn insert_single_use(
+        &self,
+        user_id: &UserId,
+        token: &NewToken,
+        void_outstanding: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        const CTX: &str = "insert_single_use_token";
+        let st = self.statements(CTX)?;
+        check_id_kind(user_id, self.kind(), CTX)?;
+        let now = to_micros(now);
+        let mut tx = self.begin(CTX).await?;
+        if void_outstanding {
+            let args = Args::new(&st.single_use_void)
+                .bind("now", now)
+                .bind("user_id", *user_id)
+                .bind("kind", token.kind.code())
+                .bind("now", now)
+                .finish();
+            self.exec(&mut tx, CTX, &st.single_use_void, args).await?;
+        }
+        let args = Args::new(&st.single_use_insert)
+            .bind("digest", token.digest.as_bytes().to_vec())
+            .bind("kind", token.kind.code())
+            .bind("user_id", *user_id)
+            .bind("created_at", now)
+            .bind("expires_at", to_micros(token.expires_at))
+            .finish();
+        self.exec(&mut tx, CTX, &st.single_use_insert, args).await?;
+        self.commit(CTX, tx).await
+    }
+
+    async fn find_single_use(
+        &self,
+        digest: &TokenDigest,
+        kind: TokenKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
+        const CTX: &str = "find_single_use_token";
+        let st = self.statements(CTX)?;
+        let args = Args::new(&st.single_use_find)
+            .bind("digest", digest.as_bytes().to_vec())
+            .bind("kind", kind.code())
+            .bind("now", to_micros(now))
+            .finish();
+        let mut conn = self.acquire(CTX).await?;
+        let row = self.row(&mut conn, CTX, &st.single_use_find, args).await?;
+        row.map(|row| Cols::<B>::new(&row, CTX).user_id(0, self.kind()))
+            .transpose()
+    }
+
+    async fn consume_single_use(
+        &self,
+        digest: &TokenDigest,
+        kind: TokenKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
+        const CTX: &str = "consume_single_use_token";
+        let st = self.statements(CTX)?;
+        let now = to_micros(now);
+        let mut tx = self.begin(CTX).await?;
+        let args = Args::new(&st.single_use_lock)
+            .bind("digest", digest.as_bytes().to_vec())
+            .bind("kind", kind.code())
+            .bind("now", now)
+            .finish();
+        let Some(row) = self.row(&mut tx, CTX, &st.single_use_lock, args).await? else {
+            return Ok(None);
+        };
+        let user_id = Cols::<B>::new(&row, CTX).user_id(0, self.kind())?;
+        drop(row);
+        let args = Args::new(&st.single_use_spend)
+            .bind("now", now)
+            .bind("digest", digest.as_bytes().to_vec())
+            .finish();
+        let spent = self.exec(&mut tx, CTX, &st.single_use_spend, args).await?;
+        self.commit(CTX, tx).await?;
+        Ok((spent == 1).then_some(user_id))
+    }
+
+    async fn void_single_use(
+        &self,
+        user_id: &UserId,
+        kind: TokenKind,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        const CTX: &str = "void_single_use_tokens";
+        let st = self.statements(CTX)?;
+        check_id_kind(user_id, self.kind(), CTX)?;
+        let now = to_micros(now);
+        let args = Args::new(&st.single_use_void)
+            .bind("now", now)
+            .bind("user_id", *user_id)
+            .bind("kind", kind.code())
+            .bind("now", now)
+            .finish();
+        let mut conn = self.acquire(CTX).await?;
+        self.exec(&mut conn, CTX, &st.single_use_void, args).await
+    }
+
+    // ---- expired rows ------------------------------------------------------------------
+
+    async fn delete_expired(&self, before: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        const CTX: &str = "delete_expired";
+        let st = self.statements(CTX)?;
+        let before_us = to_micros(before);
+        let mut conn = self.acquire(CTX).await?;
+        let args = Args::new(&st.erase_sealed)
+            .bind("cutoff", to_micros(before - SEALED_KEEP))
+            .finish();
+        self.exec(&mut conn, CTX, &st.erase_sealed, args).await?;
+        let mut left = u64::from(batch);
+        let mut total = 0;
+        // Sessions first (their tokens go with them by cascade, not counted), then loose
+        // rows. Each statement is atomic on its own: an interrupted purge simply deleted
+        // fewer rows. Refresh rows are deleted only with their session.
+        for stmt in [
+            &st.purge_sessions,
+            &st.purge_access_tokens,
+            &st.purge_single_use,
+            &st.purge_rate_limits,
+        ] {
+            if left == 0 {
+                break;
+            }
+            let args = Args::by_name(stmt, |name| match name {
+                "before" => Value::Int(before_us),
+                "limit" => Value::Int(i64::try_from(left).unwrap_or(i64::MAX)),
+                other => unreachable!("purge bind {other}"),
+            });
+            let n = self.exec(&mut conn, CTX, stmt, args).await?;
+            total += n;
+            left = left.saturating_sub(n);
+        }
+        Ok(total)
+    }
+
+    // ---- rate limits -------------------------------------------------------------------
+
+    async fn hit(
+        &self,
+        key: &str,
+        policy: &RateLimitPolicy,
+        now: OffsetDateTime,
+    ) -> Result<RateLimitDecision, StoreError> {
+        const CTX: &str = "rate_limit_hit";
+        let st = self.statements(CTX)?;
+        check_rate_key(key, CTX)?;
+        let now_us = to_micros(now);
+        let window = duration_micros(policy.window);
+        let lockout = duration_micros(policy.lockout);
+        let args = Args::by_name(&st.rate_limit_hit, |name| match name {
+            "key" => Value::Text(key.to_owned()),
+            "now" => Value::Int(now_us),
+            "window_end" => Value::Int(now_us.saturating_add(window)),
+            "max_attempts" => Value::Int(i64::from(policy.max_attempts)),
+            "lock_end" => Value::Int(now_us.saturating_add(lockout)),
+            "window" => Value::Int(window),
+            other => unreachable!("rate limit bind {other}"),
+        });
+        let (attempts, locked_until) = if B::DIALECT.has_returning() {
+            // One atomic upsert that returns the new state.
+            let mut conn = self.acquire(CTX).await?;
+            let row = self.row(&mut conn, CTX, &st.rate_limit_hit, args).await?;
+            let row = row.ok_or_else(|| not_found(CTX))?;
+            let c = Cols::<B>::new(&row, CTX);
+            (c.i64(0)?, c.opt_i64(1)?)
+        } else {
+            // The upsert locks the row; the read in the same transaction sees its result.
+            let mut tx = self.begin(CTX).await?;
+            self.exec(&mut tx, CTX, &st.rate_limit_hit, args).await?;
+            let args = Args::new(&st.rate_limit_read).bind("key", key).finish();
+            let row = self.row(&mut tx, CTX, &st.rate_limit_read, args).await?;
+            let row = row.ok_or_else(|| not_found(CTX))?;
+            let c = Cols::<B>::new(&row, CTX);
+            let state = (c.i64(0)?, c.opt_i64(1)?);
+            drop(row);
+            self.commit(CTX, tx).await?;
+            state
+        };
+        let counted = u32::try_from(attempts).unwrap_or(u32::MAX);
+        Ok(match locked_until {
+            // This hit started the lockout (only that hit leaves max + 1 attempts: later
+            // hits while locked count on).
+            Some(_) if attempts == i64::from(policy.max_attempts) + 1 => {
+                RateLimitDecision::Limited {
+                    retry_after: policy.lockout,
+                    attempts: counted,
+                }
+            }
+            Some(until) if until > now_us => RateLimitDecision::Limited {
+                retry_after: positive(time::Duration::microseconds(until - now_us)),
+                attempts: counted,
+            },
+            _ => RateLimitDecision::Allowed { attempts: counted },
+        })
+    }
+
+    async fn peek(&self, key: &str, now: OffsetDateTime) -> Result<RateLimitDecision, StoreError> {
+        const CTX: &str = "rate_limit_peek";
+        let st = self.statements(CTX)?;
+        check_rate_key(key, CTX)?;
+        let now_us = to_micros(now);
+        let args = Args::new(&st.rate_limit_read).bind("key", key).finish();
+        let mut conn = self.acquire(CTX).await?;
+        let Some(row) = self.row(&mut conn, CTX, &st.rate_limit_read, args).await? else {
+            return Ok(RateLimitDecision::Allowed { attempts: 0 });
+        };
+        let c = Cols::<B>::new(&row, CTX);
+        let attempts = u32::try_from(c.i64(0)?).unwrap_or(u32::MAX);
+        Ok(match c.opt_i64(1)? {
+            Some(until) if until > now_us => RateLimitDecision::Limited {
+                retry_after: positive(time::Duration::microseconds(until - now_us)),
+                attempts,
+            },
+            _ => RateLimitDecision::Allowed { attempts },
+        })
+    }
+
+    async fn clear(&self, key: &str) -> Result<(), StoreError> {
+        const CTX: &str = "rate_limit_clear";
+        let st = self.statements(CTX)?;
+        check_rate_key(key, CTX)?;
+        let args = Args::new(&st.rate_limit_clear).bind("key", key).finish();
+        let mut conn = self.acquire(CTX).await?;
+        self.exec(&mut conn, CTX, &st.rate_limit_clear, args)
+            .await?;
+        Ok(())
+    }
+}
+
+fn check_rate_key(key: &str, context: &'static str) -> Result<(), StoreError> {
+    if key.is_empty() || key.len() > MAX_RATE_KEY || !key.is_ascii() {
+        return Err(StoreError::new(StoreErrorKind::Other, context)
+            .with_source("rate-limit keys are 1 to 128 ASCII bytes"));
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl<B: Backend> UserStore for SqlxStore<B> {
+    async fn create_user(&self, new: &NewUser, now: OffsetDateTime) -> Result<User, StoreError> {
+        let new = new.clone();
+        self.run("create_user", move |i| async move {
+            retrying!(i, i.create_user(&new, now).await)
+        })
+        .await
+    }
+
+    async fn find_credentials_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        let email = email.to_owned();
+        self.run("find_credentials_by_email", move |i| async move {
+            i.credentials_by_email(&email).await
+        })
+        .await
+    }
+
+    async fn find_credentials_by_id(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        let id = *id;
+        self.run("find_credentials_by_id", move |i| async move {
+            i.credentials_by_id("find_credentials_by_id", &id).await
+        })
+        .await
+    }
+
+    async fn find_user_by_id(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+        let id = *id;
+        self.run("find_user_by_id", move |i| async move {
+            Ok(i.credentials_by_id("find_user_by_id", &id)
+                .await?
+                .map(|c| c.user))
+        })
+        .await
+    }
+
+    async fn credentials_current(
+        &self,
+        id: &UserId,
+        password_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, hash) = (*id, password_hash.to_owned());
+        self.run("credentials_current", move |i| async move {
+            retrying!(i, i.credentials_current(&id, &hash).await)
+        })
+        .await
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: &UserId,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        const CTX: &str = "set_password_hash";
+        let (id, hash) = (*id, hash.to_owned());
+        self.run(CTX, move |i| async move {
+            let st = i.statements(CTX)?;
+            let stmt = &st.user_set_password;
+            let args = Args::new(stmt)
+                .bind("password", hash)
+                .bind("updated_at", now)
+                .bind("id", id)
+                .finish();
+            retrying!(i, i.update_user(CTX, &id, stmt, args.clone()).await)
+        })
+        .await
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: &UserId,
+        expected: &str,
+        new_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (id, expected, new_hash) = (*id, expected.to_owned(), new_hash.to_owned());
+        self.run("replace_password_hash", move |i| async move {
+            retrying!(
+                i,
+                i.replace_password_hash(&id, &expected, &new_hash, now)
+                    .await
+            )
+        })
+        .await
+    }
+
+    async fn record_login(&self, id: &UserId, now: OffsetDateTime) -> Result<(), StoreError> {
+        const CTX: &str = "record_login";
+        let id = *id;
+        self.run(CTX, move |i| async move {
+            let st = i.statements(CTX)?;
+            let stmt = &st.user_record_login;
+            let args = Args::new(stmt)
+                .bind("last_login", now)
+                .bind("updated_at", now)
+                .bind("id", id)
+                .finish();
+            retrying!(i, i.update_user(CTX, &id, stmt, args.clone()).await)
+        })
+        .await
+    }
+
+    async fn set_active(
+        &self,
+        id: &UserId,
+        active: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        const CTX: &str = "set_active";
+        let id = *id;
+        self.run(CTX, move |i| async move {
+            let st = i.statements(CTX)?;
+            let stmt = &st.user_set_active;
+            let args = Args::new(stmt)
+                .bind("is_active", active)
+                .bind("updated_at", now)
+                .bind("id", id)
+                .finish();
+            retrying!(i, i.update_user(CTX, &id, stmt, args.clone()).await)
+        })
+        .await
+    }
+
+    async fn set_verified(
+        &self,
+        id: &UserId,
+        verified: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        const CTX: &str = "set_verified";
+        let id = *id;
+        self.run(CTX, move |i| async move {
+            let st = i.statements(CTX)?;
+            let stmt = &st.user_set_verified;
+            let args = Args::new(stmt)
+                .bind("is_verified", verified)
+                .bind("joined_at", verified.then_some(now))
+                .bind("updated_at", now)
+                .bind("id", id)
+                .finish();
+            retrying!(i, i.update_user(CTX, &id, stmt, args.clone()).await)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: &UserId) -> Result<bool, StoreError> {
+        let id = *id;
+        self.run("delete_user", move |i| async move {
+            retrying!(i, i.delete_user(&id).await)
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl<B: Backend> CredentialStore for SqlxStore<B> {
+    async fn change_password_hash(
+        &self,
+        id: &UserId,
+        hash: &str,
+        sessions: EndSessions<'_>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (id, hash) = (*id, hash.to_owned());
+        // None: end no session; Some(None): all; Some(Some(keep)): all but keep.
+        let keep = match sessions {
+            EndSessions::None => None,
+            EndSessions::All => Some(None),
+            EndSessions::AllExcept(keep) => Some(Some(*keep)),
+        };
+        self.run("change_password_hash", move |i| async move {
+            retrying!(i, i.change_password_hash(&id, &hash, keep, now).await)
+        })
+        .await
+    }
+
+    async fn deactivate_user(&self, id: &UserId, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let id = *id;
+        self.run("deactivate_user", move |i| async move {
+            retrying!(i, i.deactivate_user(&id, now).await)
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl<B: Backend> SessionStore for SqlxStore<B> {
+    async fn create_session(
+        &self,
+        session: &NewSession,
+        tokens: &[NewToken],
+        max_active: Option<u32>,
+    ) -> Result<u64, StoreError> {
+        let (session, tokens) = (session.clone(), tokens.to_vec());
+        self.run("create_session", move |i| async move {
+            retrying!(i, i.create_session(&session, &tokens, max_active).await)
+        })
+        .await
+    }
+
+    async fn find_access_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        let digest = *digest;
+        self.run("find_access_token", move |i| async move {
+            i.find_access_token(&digest).await
+        })
+        .await
+    }
+
+    async fn session_status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError> {
+        let id = *id;
+        self.run("session_status", move |i| async move {
+            i.session_status(&id).await
+        })
+        .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        rotation: &Rotation<'_>,
+    ) -> Result<RotateOutcome, StoreError> {
+        let rot = OwnedRotation {
+            digest: *rotation.digest,
+            new_tokens: rotation.new_tokens.to_vec(),
+            refresh_expires_at: rotation.refresh_expires_at,
+            now: rotation.now,
+            idle_timeout: rotation.idle_timeout,
+            grace: rotation
+                .grace
+                .map(|g| (g.window, g.sealed_successor.to_vec())),
+        };
+        self.run("rotate_refresh_token", move |i| async move {
+            retrying!(i, i.rotate(&rot).await)
+        })
+        .await
+    }
+
+    async fn revoke_session(
+        &self,
+        user_id: &UserId,
+        session_id: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (user_id, session_id) = (*user_id, *session_id);
+        self.run("revoke_session", move |i| async move {
+            retrying!(i, i.revoke_session(&user_id, &session_id, now).await)
+        })
+        .await
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &UserId,
+        keep: Option<&SessionId>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let (user_id, keep) = (*user_id, keep.copied());
+        self.run("revoke_user_sessions", move |i| async move {
+            retrying!(i, i.revoke_user_sessions(&user_id, keep, now).await)
+        })
+        .await
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: &UserId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let user_id = *user_id;
+        self.run("list_sessions", move |i| async move {
+            i.list_sessions(&user_id, now).await
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl<B: Backend> SingleUseTokenStore for SqlxStore<B> {
+    async fn insert_single_use_token(
+        &self,
+        user_id: &UserId,
+        token: &NewToken,
+        void_outstanding: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (user_id, token) = (*user_id, token.clone());
+        self.run("insert_single_use_token", move |i| async move {
+            retrying!(
+                i,
+                i.insert_single_use(&user_id, &token, void_outstanding, now)
+                    .await
+            )
+        })
+        .await
+    }
+
+    async fn find_single_use_token(
+        &self,
+        digest: &TokenDigest,
+        kind: TokenKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
+        let digest = *digest;
+        self.run("find_single_use_token", move |i| async move {
+            i.find_single_use(&digest, kind, now).await
+        })
+        .await
+    }
+
+    async fn consume_single_use_token(
+        &self,
+        digest: &TokenDigest,
+        kind: TokenKind,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
+        let digest = *digest;
+        self.run("consume_single_use_token", move |i| async move {
+            retrying!(i, i.consume_single_use(&digest, kind, now).await)
+        })
+        .await
+    }
+
+    async fn void_single_use_tokens(
+        &self,
+        user_id: &UserId,
+        kind: TokenKind,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let user_id = *user_id;
+        self.run("void_single_use_tokens", move |i| async move {
+            retrying!(i, i.void_single_use(&user_id, kind, now).await)
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl<B: Backend> ExpiredDeletion for SqlxStore<B> {
+    async fn delete_expired(&self, before: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        self.run("delete_expired", move |i| async move {
+            retrying!(i, i.delete_expired(before, batch).await)
+        })
+        .await
+    }
+}
+
+#[async_trait::async_trait]
+impl<B: Backend> RateLimiter for SqlxStore<B> {
+    async fn hit(
+        &self,
+        key: &str,
+        policy: &RateLimitPolicy,
+        now: OffsetDateTime,
+    ) -> Result<RateLimitDecision, StoreError> {
+        let (key, policy) = (key.to_owned(), *policy);
+        self.run("rate_limit_hit", move |i| async move {
+            retrying!(i, i.hit(&key, &policy, now).await)
+        })
+        .await
+    }
+
+    async fn peek(
+        &self,
+        key: &str,
+        _policy: &RateLimitPolicy,
+        now: OffsetDateTime,
+    ) -> Result<RateLimitDecision, StoreError> {
+        let key = key.to_owned();
+        self.run("rate_limit_peek", move |i| async move {
+            i.peek(&key, now).await
+        })
+        .await
+    }
+
+    async fn clear(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.run("rate_limit_clear", move |i| async move {
+            retrying!(i, i.clear(&key).await)
+        })
+        .await
+    }
+}
