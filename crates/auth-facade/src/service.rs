@@ -386,6 +386,17 @@ impl AuthService {
         &self.core.backend
     }
 
+    /// The rate limiter the service counts with (the store's by default), for
+    /// application-level limits such as `auth_axum::RateLimitLayer`.
+    pub fn rate_limiter(&self) -> Option<&Arc<dyn RateLimiter>> {
+        self.core.limiter.as_ref()
+    }
+
+    /// The clock of every expiry decision.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.core.clock
+    }
+
     /// Waits until the work started off the request path (notifications, background
     /// listeners) so far is done: for tests and graceful shutdown.
     pub async fn wait_for_background(&self) {
