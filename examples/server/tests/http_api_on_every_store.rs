@@ -9,7 +9,6 @@
 //! gets a schema or database of its own, dropped after a passing run.
 
 #[path = "../../../crates/auth-axum/tests/common/api_suite.rs"]
-#[allow(dead_code)]
 mod api_suite;
 
 use std::sync::{Arc, Mutex};
