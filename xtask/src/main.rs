@@ -4,6 +4,8 @@
 //!   and the whole test suite with every backend required (`AUTH_TEST_REQUIRE_ALL=1`).
 //! - `services`: starts PostgreSQL, MariaDB and Redis where installed but not running.
 //! - `bench`: the benchmarks, side by side with the Python reference where it can run.
+//! - `migrate`, `cleanup`: run the `tortoise-auth` admin command (crate `auth-cli`) on a
+//!   `--database-url`.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -19,8 +21,13 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("services") => services(),
         Some("bench") => bench(&args[1..]),
+        Some(command @ ("migrate" | "cleanup")) => admin(command, &args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | services | bench [--reference]>");
+            eprintln!(
+                "usage: cargo xtask <ci | services | bench [--reference] [--quick] [--json] \
+                 | migrate --database-url URL [--user-table NAME --id integer|uuid] \
+                 | cleanup --database-url URL>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -55,6 +62,24 @@ fn run(program: &str, args: &[&str], envs: &[(&str, String)]) -> Result<(), Stri
     } else {
         Err(format!("`{shown}`"))
     }
+}
+
+/// `migrate` and `cleanup` through the `tortoise-auth` command (crate `auth-cli`), so
+/// xtask itself stays free of database drivers.
+fn admin(command: &str, args: &[String]) -> Result<(), String> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut all = vec![
+        "run",
+        "-q",
+        "-p",
+        "auth-cli",
+        "--bin",
+        "tortoise-auth",
+        "--",
+        command,
+    ];
+    all.extend(args.iter().map(String::as_str));
+    run(&cargo, &all, &[])
 }
 
 fn services() -> Result<(), String> {
