@@ -52,6 +52,8 @@ pub struct LockedRefresh {
     pub absolute_expires_at_us: i64,
     /// The session's last login or rotation (unix µs), for the idle timeout.
     pub last_active_us: i64,
+    /// The end of the grace window granted when the token was spent (unix µs), if any.
+    pub grace_until_us: Option<i64>,
 }
 
 /// What a rotation does after reading its locked row and its user, in the same
@@ -64,10 +66,10 @@ pub enum RotationPlan {
     /// Revoke the session ([`Statements::session_revoke`]), commit, and answer this:
     /// `Reused`, `UserInactive`.
     Revoke(RotateOutcome),
-    /// Spend the token ([`Statements::token_spend`]), insert the new tokens (their expiry
-    /// capped at [`LockedRefresh::absolute_expires_at_us`]), extend the session to
-    /// `refresh_expires_at_us` ([`Statements::session_extend`]), commit, and answer
-    /// `outcome` (`Rotated`).
+    /// Spend the token ([`Statements::token_spend`], binding [`grace_until`]), insert the
+    /// new tokens (their expiry capped at [`LockedRefresh::absolute_expires_at_us`]),
+    /// extend the session to `refresh_expires_at_us` ([`Statements::session_extend`]),
+    /// commit, and answer `outcome` (`Rotated`).
     Rotate {
         /// The session's new expiry, capped at its absolute end (unix µs).
         refresh_expires_at_us: i64,
@@ -92,15 +94,14 @@ impl LockedRefresh {
 
     /// The rotation's plan, given the session's `user` read in the same transaction
     /// (`None` if it is gone: the session is as good as gone too). The precedence is the
-    /// one documented on [`RotateOutcome`]: a spent token is `Replayed` (inside the grace
-    /// window, its successor unspent, its sealed pair kept) or `Reused` even if also
-    /// expired; then `UserInactive`; then `Expired`.
+    /// one documented on [`RotateOutcome`]: a spent token is `Replayed` (before the end of
+    /// the grace window granted at its rotation, its successor unspent, its sealed pair
+    /// kept) or `Reused` even if also expired; then `UserInactive`; then `Expired`.
     pub fn plan(
         &self,
         user: Option<User>,
         now: OffsetDateTime,
         idle_timeout: Option<Duration>,
-        grace_window: Option<Duration>,
         refresh_expires_at: OffsetDateTime,
         context: &'static str,
     ) -> Result<RotationPlan, StoreError> {
@@ -109,13 +110,13 @@ impl LockedRefresh {
         };
         let now = to_micros(now);
         let (session_id, user_id) = (self.session_id, self.user_id);
-        if let Some(spent_at) = self.spent_at_us {
-            if let (Some(window), Some(sealed), Some(successor_expires), None) = (
-                grace_window,
+        if self.spent_at_us.is_some() {
+            if let (Some(until), Some(sealed), Some(successor_expires), None) = (
+                self.grace_until_us,
                 &self.sealed_successor,
                 self.successor_expires_at_us,
                 self.successor_spent_at_us,
-            ) && now.saturating_sub(spent_at) <= duration_micros(window)
+            ) && now < until
             {
                 return Ok(RotationPlan::Answer(RotateOutcome::Replayed {
                     session_id,
@@ -156,6 +157,12 @@ impl LockedRefresh {
             },
         })
     }
+}
+
+/// The `grace_until` bind of [`Statements::token_spend`]: the end of the grace window a
+/// rotation at `now` grants its spent token (`None` without a window).
+pub fn grace_until(now: OffsetDateTime, window: Option<Duration>) -> Option<i64> {
+    window.map(|w| to_micros(now).saturating_add(duration_micros(w)))
 }
 
 /// Refuses a rate-limit key that is empty, longer than [`MAX_RATE_KEY_LENGTH`] bytes or
@@ -275,7 +282,7 @@ mod tests {
             Cell::Int(2),
             Cell::Int(us(9_000)),
             Cell::Null,
-            Cell::Null,
+            Cell::Bytes(vec![9]),
             Cell::Null,
             Cell::Null,
             Cell::Text(SID),
@@ -285,31 +292,29 @@ mod tests {
             Cell::Int(us(90_000)),
             Cell::Int(us(0)),
             Cell::Null,
+            Cell::Null,
         ]);
         row.locked_refresh(IdKind::Integer).unwrap()
     }
 
     fn user(active: bool) -> Option<User> {
-        Some(FakeRow(user_cells(active)).user(0, IdKind::Integer).unwrap().0)
+        Some(
+            FakeRow(user_cells(active))
+                .user(0, IdKind::Integer)
+                .unwrap()
+                .0,
+        )
     }
 
-    fn plan(l: &LockedRefresh, u: Option<User>, now: i64, grace: Option<u64>) -> RotationPlan {
-        l.plan(
-            u,
-            at(now),
-            None,
-            grace.map(Duration::from_secs),
-            at(now + 9_000),
-            "t",
-        )
-        .unwrap()
+    fn plan(l: &LockedRefresh, u: Option<User>, now: i64) -> RotationPlan {
+        l.plan(u, at(now), None, at(now + 9_000), "t").unwrap()
     }
 
     #[test]
     fn rotation_precedence_is_the_documented_one() {
         let fresh = locked();
         assert_eq!(fresh.precheck(), None);
-        match plan(&fresh, user(true), 10, None) {
+        match plan(&fresh, user(true), 10) {
             RotationPlan::Rotate {
                 refresh_expires_at_us,
                 ..
@@ -317,7 +322,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Capped at the absolute end.
-        match plan(&fresh, user(true), 85_000, None) {
+        match plan(&fresh, user(true), 85_000) {
             RotationPlan::Answer(RotateOutcome::Expired) => {}
             other => panic!("{other:?}"),
         }
@@ -329,35 +334,37 @@ mod tests {
         revoked.revoked = true;
         assert_eq!(revoked.precheck(), Some(RotateOutcome::SessionRevoked));
         assert_eq!(
-            plan(&fresh, None, 10, None),
+            plan(&fresh, None, 10),
             RotationPlan::Answer(RotateOutcome::NotFound)
         );
         // Spent and expired and inactive: reuse first.
         let mut spent = fresh.clone();
         spent.spent_at_us = Some(us(5));
         assert!(matches!(
-            plan(&spent, user(false), 100_000, None),
+            plan(&spent, user(false), 100_000),
             RotationPlan::Revoke(RotateOutcome::Reused { .. })
         ));
         // Inside the grace window with the sealed pair and an unspent successor: replay.
         spent.sealed_successor = Some(vec![1, 2, 3]);
         spent.successor_expires_at_us = Some(us(9_005));
+        spent.grace_until_us = grace_until(at(5), Some(Duration::from_secs(30)));
+        assert_eq!(spent.grace_until_us, Some(us(35)));
         assert!(matches!(
-            plan(&spent, user(true), 20, Some(30)),
+            plan(&spent, user(true), 20),
             RotationPlan::Answer(RotateOutcome::Replayed { .. })
         ));
         assert!(matches!(
-            plan(&spent, user(true), 60, Some(30)),
+            plan(&spent, user(true), 60),
             RotationPlan::Revoke(RotateOutcome::Reused { .. })
         ));
         spent.successor_spent_at_us = Some(us(10));
         assert!(matches!(
-            plan(&spent, user(true), 20, Some(30)),
+            plan(&spent, user(true), 20),
             RotationPlan::Revoke(RotateOutcome::Reused { .. })
         ));
         // Inactive before expired.
         assert!(matches!(
-            plan(&fresh, user(false), 100_000, None),
+            plan(&fresh, user(false), 100_000),
             RotationPlan::Revoke(RotateOutcome::UserInactive { .. })
         ));
         // Idle.
@@ -366,7 +373,6 @@ mod tests {
                 user(true),
                 at(700),
                 Some(Duration::from_secs(600)),
-                None,
                 at(9_700),
                 "t",
             )

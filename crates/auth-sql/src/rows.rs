@@ -142,6 +142,7 @@ pub trait ColumnReader {
             session_expires_at_us: self.i64(9)?,
             absolute_expires_at_us: self.i64(10)?,
             last_active_us: self.opt_i64(12)?.unwrap_or(self.i64(11)?),
+            grace_until_us: self.opt_i64(13)?,
         })
     }
 

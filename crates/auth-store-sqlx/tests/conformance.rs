@@ -2,15 +2,18 @@
 //! `AuthService`s on both token backends) on every sqlx backend: SQLite in memory and in a
 //! file, PostgreSQL and MySQL/MariaDB. Each run prints `conformance <store>: N passed`.
 //!
-//! On the server backends, one schema (or database) holds every check of a run (the checks
-//! make their own users, digests and keys, so they can share it), each check opens its own
-//! pool on it, and the schema is dropped when the run passes.
+//! On the server backends and the SQLite file, one schema (or database, or file) holds a
+//! run; each check gets tables of its own (a table prefix: the library's tables of two
+//! checks never mix, so one check's cleanup cannot delete another's rows), its own pool,
+//! and the schema is dropped when the run passes.
 mod common;
 
 use auth_conformance::StoreFactory;
 use auth_conformance::service::ServiceFactory;
 use auth_core::{OffsetDateTime, StoreError, UserId};
-use auth_store_sqlx::{Backend, SqliteStore, SqlxStore, UserTable};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use auth_store_sqlx::{Backend, SqliteStore, SqlxStore, StoreOptions, UserTable};
 use common::users;
 use sqlx::AssertSqlSafe;
 
@@ -43,10 +46,12 @@ async fn insert_raw<B: Backend>(
     Ok(UserId::Int(id))
 }
 
-/// A factory of stores on one database: `connect` opens a new pool on it.
+/// A factory of stores on one database: each check gets its own table prefix (its own
+/// session, token and rate-limit tables beside the shared user table) and its own pool.
 struct OnOneDatabase<B: Backend> {
     url: String,
     users: UserTable,
+    next: AtomicU32,
     /// Keeps a SQLite file's directory alive for the run.
     _dir: Option<tempfile::TempDir>,
     _backend: std::marker::PhantomData<fn() -> B>,
@@ -61,13 +66,23 @@ impl<B: Backend> OnOneDatabase<B> {
         Self {
             url,
             users: users(),
+            next: AtomicU32::new(0),
             _dir: dir,
             _backend: std::marker::PhantomData,
         }
     }
 
-    async fn connect(&self) -> SqlxStore<B> {
-        SqlxStore::<B>::connect(&self.url, self.users.clone())
+    /// A migrated store on tables of its own.
+    async fn fresh(&self) -> SqlxStore<B> {
+        let prefix = format!("c{}_", self.next.fetch_add(1, Ordering::Relaxed));
+        let store = self.connect(&prefix).await;
+        store.migrate().await.expect("migrate");
+        store
+    }
+
+    async fn connect(&self, prefix: &str) -> SqlxStore<B> {
+        let options = StoreOptions::default().table_prefix(prefix);
+        SqlxStore::<B>::connect_with(&self.url, self.users.clone(), options)
             .await
             .expect("connect")
     }
@@ -80,7 +95,7 @@ where
 {
     type Store = SqlxStore<B>;
     async fn create(&self) -> SqlxStore<B> {
-        self.connect().await
+        self.fresh().await
     }
     async fn insert_raw_user(
         &self,
@@ -199,10 +214,10 @@ where
 {
     type Store = SqlxStore<B>;
     async fn create(&self) -> SqlxStore<B> {
-        self.connect().await
+        self.fresh().await
     }
-    async fn second_instance(&self, _store: &SqlxStore<B>) -> SqlxStore<B> {
-        self.connect().await
+    async fn second_instance(&self, store: &SqlxStore<B>) -> SqlxStore<B> {
+        self.connect(store.table_prefix()).await
     }
     async fn dump(&self, store: &SqlxStore<B>) -> String {
         Dump::dump(store).await

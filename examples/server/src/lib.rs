@@ -156,7 +156,9 @@ async fn with_store(
             builder.store(store)
         }
         ("postgres" | "postgresql", PgDriver::TokioPostgres) => {
-            return Err("AUTH_PG_DRIVER=tokio-postgres: TODO(store pending)".into());
+            let store = auth_store_postgres::PostgresStore::connect(url, user_table()).await?;
+            store.migrate().await?;
+            builder.store(store)
         }
         ("mysql" | "mariadb", _) => {
             let store = MySqlStore::connect(url, user_table()).await?;
