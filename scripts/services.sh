@@ -42,6 +42,25 @@ if command -v redis-server >/dev/null 2>&1; then
   wait_for redis redis-cli -h 127.0.0.1 ping
 fi
 
+# With --drop-test-databases (cargo xtask ci): drop the schemas and databases that test
+# runs create for themselves (tas_, tap_, tsw_, srv_, tad_, auth_bench_), left behind only
+# when a run failed or was killed, so they never pile up on a long-lived machine.
+if [ "${1:-}" = "--drop-test-databases" ]; then
+  if pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
+    for s in $(psql -h 127.0.0.1 -U postgres test -Atc \
+        "select nspname from pg_namespace where nspname ~ '^(tas|tap|tsw|srv|auth_bench)_'" 2>/dev/null); do
+      psql -h 127.0.0.1 -U postgres test -qc "drop schema if exists \"$s\" cascade" >/dev/null 2>&1
+    done
+  fi
+  if mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1; then
+    for d in $(mariadb -h 127.0.0.1 -u root -N -e \
+        "select schema_name from information_schema.schemata where schema_name regexp '^(tad|srv|auth_bench)_'" 2>/dev/null); do
+      mariadb -h 127.0.0.1 -u root -e "drop database if exists \`$d\`" >/dev/null 2>&1
+    done
+  fi
+  echo "leftover test schemas and databases dropped"
+fi
+
 cat <<URLS
 export AUTH_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
 export AUTH_TEST_MYSQL_URL=mysql://root@127.0.0.1:3306/test
