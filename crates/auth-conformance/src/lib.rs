@@ -107,7 +107,10 @@
 //!   aligned to whole microseconds (a store may keep microseconds, nothing coarser); the
 //!   deletion checks work in 2029 and call `delete_expired` with a `before` in 2029, so
 //!   they never reach other checks' rows, provided the store judges "revoked" and "spent"
-//!   by when that happened (which [`deletion`] checks).
+//!   by when that happened (which [`deletion`] checks). Two deletion checks running at
+//!   once on the same tables can reach each other's 2029 rows, though: give each check
+//!   tables of its own (a table prefix or a schema, as this project's SQL stores do), or
+//!   run with `AUTH_CONFORMANCE_CONCURRENCY=1`.
 //! - **Fresh stores are fine too**: [`MemoryStoreFactory`] gives each check an empty one.
 //!
 //! # Debugging one check
