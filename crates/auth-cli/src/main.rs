@@ -33,7 +33,8 @@ struct Args {
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let command = argv.next().ok_or(USAGE)?;
-    let (mut url, mut table, mut id, mut id_column) = (None, "users".to_owned(), IdKind::Integer, None);
+    let (mut url, mut table, mut id, mut id_column) =
+        (None, "users".to_owned(), IdKind::Integer, None);
     let (mut prefix, mut batch) = (String::new(), 1_000);
     while let Some(flag) = argv.next() {
         let mut value = || argv.next().ok_or(format!("{flag} needs a value"));
@@ -63,7 +64,9 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     Ok(Args {
         command,
-        url: url.or_else(|| std::env::var("DATABASE_URL").ok()).ok_or(USAGE)?,
+        url: url
+            .or_else(|| std::env::var("DATABASE_URL").ok())
+            .ok_or(USAGE)?,
         users,
         prefix,
         batch: batch.max(1),
@@ -94,7 +97,10 @@ async fn run(args: Args) -> Result<String, Box<dyn std::error::Error>> {
                     store.migrate().await?;
                     format!("migrated: {} (user table `{}`)", scheme, args.users.table())
                 }
-                "cleanup" => format!("deleted {} expired rows", cleanup(&store, args.batch).await?),
+                "cleanup" => format!(
+                    "deleted {} expired rows",
+                    cleanup(&store, args.batch).await?
+                ),
                 other => return Err(format!("unknown command {other}\n{USAGE}").into()),
             }
         }};
@@ -172,7 +178,14 @@ mod tests {
             let out = run(args(&[command, "--database-url", &url]).unwrap())
                 .await
                 .unwrap();
-            assert!(out.starts_with(if command == "cleanup" { "deleted 0" } else { "migrated" }), "{out}");
+            assert!(
+                out.starts_with(if command == "cleanup" {
+                    "deleted 0"
+                } else {
+                    "migrated"
+                }),
+                "{out}"
+            );
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -359,7 +359,11 @@ where
         .await
         .expect("find_access_token")
         .expect("the session token is intact");
-    assert_eq!(record.kind, TokenKind::Refresh, "the session token changed kind");
+    assert_eq!(
+        record.kind,
+        TokenKind::Refresh,
+        "the session token changed kind"
+    );
     assert_eq!(record.session.session_id, s.session);
     let session: NewSession = new_session(user.id, Times::standard());
     let cross = store
