@@ -28,7 +28,15 @@ pub struct Connected<DB: Database> {
     pub pool: Pool<DB>,
     /// A connection held for the store's lifetime, outside the pool (in-memory SQLite).
     pub keeper: Option<DB::Connection>,
+    /// The inline read path's connections (SQLite with [`StoreOptions::fast_reads`]).
+    pub readers: Option<Readers>,
 }
+
+/// The inline read path's read-only connections (SQLite): opaque, shared by a store's
+/// clones.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct Readers(#[cfg(feature = "sqlite")] pub(crate) Arc<crate::inline::SqliteReaders>);
 
 /// A database the store runs on: implemented for [`sqlx::Sqlite`] (feature `sqlite`),
 /// [`sqlx::Postgres`] (feature `postgres`) and [`sqlx::MySql`] (feature `mysql`). Sealed:

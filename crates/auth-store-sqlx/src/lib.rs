@@ -68,9 +68,17 @@
 //!   long as the store (and its clones), whatever happens to pooled connections.
 //! - A SQLite file gets a pool of 4 connections, WAL, `synchronous = NORMAL`,
 //!   `busy_timeout` 5 s, foreign keys on.
-//! - Every operation runs in a Tokio task of its own: dropping the caller's future (a client
-//!   disconnect, a timeout) never cancels a transaction half-way; the operation completes
-//!   or fails as a whole. Deadlocks and serialization failures (PostgreSQL, MySQL) roll the
+//! - On SQLite, `find_access_token` and `session_status` (the `authenticate` hot path)
+//!   run on the calling thread, on one of a few read-only `rusqlite` connections to the
+//!   same database (one per CPU, `query_only`, `busy_timeout` 0, cached statement), not
+//!   through the pool's worker thread; anything unusual (a lock, an error, a row only
+//!   sqlx decodes) falls back to the pool. On a file they read the last commit; on an
+//!   in-memory database they read with `read_uncommitted`, which can only fail closed
+//!   (`docs/storage.md`). [`StoreOptions::fast_reads`]`(false)` turns it off.
+//! - Every writing operation runs in a Tokio task of its own: dropping the caller's future
+//!   (a client disconnect, a timeout) never cancels a transaction half-way; the operation
+//!   completes or fails as a whole. The hot-path reads (`find_access_token`,
+//!   `session_status`) run on the caller's task: a read has nothing to leave half-done. Deadlocks and serialization failures (PostgreSQL, MySQL) roll the
 //!   transaction back and the operation runs again (up to 5 times).
 //!
 //! # Schema
@@ -214,6 +222,8 @@
 //! (MySQL). `tests/common/mod.rs` shows how to build an isolated, migrated store per test.
 mod backend;
 mod error;
+#[cfg(feature = "sqlite")]
+mod inline;
 mod migrate;
 #[cfg(feature = "mysql")]
 mod mysql;

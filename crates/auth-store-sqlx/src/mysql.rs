@@ -39,7 +39,11 @@ impl Backend for MySql {
             let pool = pool_options::<MySql>(&options, POOL_CONNECTIONS)
                 .connect_with(connect)
                 .await?;
-            Ok(Connected { pool, keeper: None })
+            Ok(Connected {
+                pool,
+                keeper: None,
+                readers: None,
+            })
         })
     }
 

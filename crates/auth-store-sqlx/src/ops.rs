@@ -1,6 +1,9 @@
 //! The storage traits of `auth-core` on [`SqlxStore`]: one body per method, for every
 //! backend. Each trait method copies its arguments and runs the body in a task of its own
-//! ([`SqlxStore::run`]); deadlocks and serialization failures run it again.
+//! ([`SqlxStore::run`]); deadlocks and serialization failures run it again. The two
+//! hot-path reads (`find_access_token`, `session_status`) run on the caller's task: on
+//! SQLite first on the inline read path (`inline.rs`), then, or on the other databases,
+//! through the pool.
 
 use std::time::Duration;
 
@@ -1081,19 +1084,26 @@ impl<B: Backend> SessionStore for SqlxStore<B> {
         &self,
         digest: &TokenDigest,
     ) -> Result<Option<AccessTokenRecord>, StoreError> {
-        let digest = *digest;
-        self.run("find_access_token", move |i| async move {
-            i.find_access_token(&digest).await
-        })
-        .await
+        #[cfg(feature = "sqlite")]
+        if let Some(found) = self.inline(|r, st, kind| r.access_token(st, kind, digest)) {
+            // Answered without awaiting: count it against the task's budget like any
+            // Tokio resource, so a task that only authenticates still yields in time.
+            tokio::task::consume_budget().await;
+            return Ok(found);
+        }
+        // A read has nothing to leave half-done: it runs on the caller's task (no task
+        // of its own, unlike the writes); a dropped call leaves the connection to be
+        // drained by the pool.
+        self.inner.find_access_token(digest).await
     }
 
     async fn session_status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError> {
-        let id = *id;
-        self.run("session_status", move |i| async move {
-            i.session_status(&id).await
-        })
-        .await
+        #[cfg(feature = "sqlite")]
+        if let Some(found) = self.inline(|r, st, kind| r.session_status(st, kind, id)) {
+            tokio::task::consume_budget().await;
+            return Ok(found);
+        }
+        self.inner.session_status(id).await
     }
 
     async fn rotate_refresh_token(

@@ -31,7 +31,11 @@ impl Backend for Postgres {
             let pool = pool_options::<Postgres>(&options, POOL_CONNECTIONS)
                 .connect_with(connect)
                 .await?;
-            Ok(Connected { pool, keeper: None })
+            Ok(Connected {
+                pool,
+                keeper: None,
+                readers: None,
+            })
         })
     }
 

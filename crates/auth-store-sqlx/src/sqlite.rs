@@ -1,6 +1,7 @@
 //! The SQLite backend.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use auth_core::StoreErrorKind;
@@ -10,7 +11,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Sqlite};
 
 use crate::StoreOptions;
-use crate::backend::{Backend, BoxFuture, Connected, bind_all_fn, pool_options, query_methods};
+use crate::backend::{
+    Backend, BoxFuture, Connected, Readers, bind_all_fn, pool_options, query_methods,
+};
+use crate::inline::{SqliteReaders, Target};
 
 /// How long a connection waits for another's write lock before failing with
 /// [`StoreErrorKind::Unavailable`].
@@ -30,6 +34,21 @@ pub(crate) fn is_memory_url(url: &str) -> bool {
         .trim_start_matches("sqlite:");
     let (db, params) = rest.split_once('?').unwrap_or((rest, ""));
     db == ":memory:" || params.split('&').any(|p| p == "mode=memory")
+}
+
+/// The inline read path's connections, if [`StoreOptions::fast_reads`] (the default) and
+/// they open; otherwise every read goes through the pool.
+fn readers(options: &StoreOptions, target: Target<'_>) -> Option<Readers> {
+    if !options.fast_reads {
+        return None;
+    }
+    match SqliteReaders::open(target) {
+        Ok(readers) => Some(Readers(Arc::new(readers))),
+        Err(err) => {
+            tracing::warn!(error = %err, "SQLite read-only connections did not open: reads go through the pool");
+            None
+        }
+    }
 }
 
 impl Backend for Sqlite {
@@ -56,7 +75,7 @@ impl Backend for Sqlite {
                     std::process::id(),
                     SEQ.fetch_add(1, Ordering::Relaxed)
                 );
-                let connect = connect.filename(name).in_memory(true).shared_cache(true);
+                let connect = connect.filename(&name).in_memory(true).shared_cache(true);
                 let keeper = connect.connect().await?;
                 let pool = pool_options::<Sqlite>(&options, 1)
                     // One connection: shared-cache table locks would otherwise make
@@ -66,20 +85,31 @@ impl Backend for Sqlite {
                     .max_lifetime(None)
                     .connect_with(connect)
                     .await?;
+                let readers = readers(&options, Target::Memory(&name));
                 Ok(Connected {
                     pool,
                     keeper: Some(keeper),
+                    readers,
                 })
             } else {
+                let connect = connect
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal);
+                // Opens one connection (the file now exists, in WAL mode) before the
+                // readers open theirs.
                 let pool = pool_options::<Sqlite>(&options, FILE_POOL_CONNECTIONS)
-                    .connect_with(
-                        connect
-                            .create_if_missing(true)
-                            .journal_mode(SqliteJournalMode::Wal)
-                            .synchronous(SqliteSynchronous::Normal),
-                    )
+                    .connect_with(connect.clone())
                     .await?;
-                Ok(Connected { pool, keeper: None })
+                let readers = match connect.get_filename().to_str() {
+                    Some(path) => readers(&options, Target::File(path)),
+                    None => None,
+                };
+                Ok(Connected {
+                    pool,
+                    keeper: None,
+                    readers,
+                })
             }
         })
     }

@@ -13,7 +13,7 @@ use auth_sql::{
 use sqlx::Pool;
 use sqlx::pool::PoolConnection;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Readers};
 use crate::error::{is_retryable, store_error};
 
 /// Default [`StoreOptions::acquire_timeout`].
@@ -43,6 +43,12 @@ pub struct StoreOptions {
     pub max_connections: Option<u32>,
     /// The prefix of the library's tables (see [`SqlxStore::with_table_prefix`]).
     pub table_prefix: String,
+    /// SQLite only (default `true`): answer `find_access_token` and `session_status` on
+    /// the calling thread from a few read-only connections on the same database (one per
+    /// CPU), instead of through the pool's worker thread; anything unusual (a lock, an
+    /// error, a row that does not decode) falls back to the pool. `false` sends every
+    /// read through the pool. Ignored by PostgreSQL and MySQL.
+    pub fast_reads: bool,
 }
 
 impl Default for StoreOptions {
@@ -51,6 +57,7 @@ impl Default for StoreOptions {
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             max_connections: None,
             table_prefix: String::new(),
+            fast_reads: true,
         }
     }
 }
@@ -73,16 +80,23 @@ impl StoreOptions {
         prefix.clone_into(&mut self.table_prefix);
         self
     }
+
+    /// Sets [`StoreOptions::fast_reads`].
+    pub fn fast_reads(mut self, on: bool) -> Self {
+        self.fast_reads = on;
+        self
+    }
 }
 
 /// The store: every storage trait of `auth-core` on one sqlx pool, for backend `B`
 /// ([`SqliteStore`](crate::SqliteStore), [`PgStore`](crate::PgStore),
 /// [`MySqlStore`](crate::MySqlStore)).
 ///
-/// Cheap to clone (an `Arc`); clones share the pool. Every operation runs in a task of
-/// its own on the Tokio runtime, so dropping the caller's future (a client disconnect, a
-/// timeout) never cancels a transaction half-way: the operation completes, or fails as a
-/// whole, and its result is dropped.
+/// Cheap to clone (an `Arc`); clones share the pool. Every writing operation runs in a
+/// task of its own on the Tokio runtime, so dropping the caller's future (a client
+/// disconnect, a timeout) never cancels a transaction half-way: the operation completes,
+/// or fails as a whole, and its result is dropped. The hot-path reads
+/// (`find_access_token`, `session_status`) run on the caller's task.
 pub struct SqlxStore<B: Backend> {
     pub(crate) inner: Arc<Inner<B>>,
 }
@@ -115,6 +129,12 @@ pub(crate) struct Inner<B: Backend> {
     /// The statements, or why the names were refused (reported by every operation).
     sql: Result<Arc<(Statements, Schema)>, BadIdentifier>,
     _keeper: Option<Arc<Keeper<B>>>,
+    /// The inline read path (SQLite), shared with `with_table_prefix` stores.
+    pub(crate) readers: Option<Readers>,
+    /// Some handle on this database reads uncommitted rows (in-memory SQLite with the
+    /// read path): a failed operation waits for its rollback (see [`SqlxStore::run`]).
+    /// Kept by [`SqlxStore::without_fast_reads`] handles, which share the database.
+    settle_failures: bool,
 }
 
 impl<B: Backend> SqlxStore<B> {
@@ -144,6 +164,8 @@ impl<B: Backend> SqlxStore<B> {
             users,
             options.table_prefix,
             connected.keeper.map(|c| Arc::new(Keeper(Mutex::new(c)))),
+            readers_read_uncommitted(connected.readers.as_ref()),
+            connected.readers,
         ))
     }
 
@@ -151,9 +173,10 @@ impl<B: Backend> SqlxStore<B> {
     /// `acquire_timeout`; for SQLite, with foreign keys on, sqlx's default). Invalid
     /// names in `users` are reported by every operation as [`StoreErrorKind::Schema`].
     /// An in-memory SQLite database behind such a pool lives only as long as the pool's
-    /// connections (no keeper connection): prefer [`SqlxStore::connect`] for it.
+    /// connections (no keeper connection): prefer [`SqlxStore::connect`] for it. Every
+    /// read goes through the pool (no inline SQLite read path).
     pub fn from_pool(pool: Pool<B>, users: UserTable) -> Self {
-        Self::build(pool, users, String::new(), None)
+        Self::build(pool, users, String::new(), None, false, None)
     }
 
     fn build(
@@ -161,6 +184,8 @@ impl<B: Backend> SqlxStore<B> {
         users: UserTable,
         prefix: String,
         keeper: Option<Arc<Keeper<B>>>,
+        settle_failures: bool,
+        readers: Option<Readers>,
     ) -> Self {
         let sql = Statements::new(B::DIALECT, &prefix, &users).and_then(|statements| {
             Ok(Arc::new((
@@ -175,6 +200,8 @@ impl<B: Backend> SqlxStore<B> {
                 prefix,
                 sql,
                 _keeper: keeper,
+                settle_failures,
+                readers,
             }),
         }
     }
@@ -197,6 +224,8 @@ impl<B: Backend> SqlxStore<B> {
             self.inner.users.clone(),
             prefix.to_owned(),
             self.inner._keeper.clone(),
+            self.inner.settle_failures,
+            self.inner.readers.clone(),
         ))
     }
 
@@ -221,6 +250,53 @@ impl<B: Backend> SqlxStore<B> {
         self.inner.sql.as_ref().ok().map(|s| &s.0)
     }
 
+    /// True if `find_access_token` and `session_status` are served by the inline SQLite
+    /// read path (SQLite, [`StoreOptions::fast_reads`], and its connections opened); a
+    /// call still falls back to the pool when a read cannot be served there.
+    pub fn has_fast_reads(&self) -> bool {
+        self.inner.readers.is_some()
+    }
+
+    /// The same store (same pool, tables and database) with every read through the
+    /// pool: the inline read path's fallback, for comparisons and tests.
+    pub fn without_fast_reads(&self) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool: self.inner.pool.clone(),
+                users: self.inner.users.clone(),
+                prefix: self.inner.prefix.clone(),
+                sql: self.inner.sql.clone(),
+                _keeper: self.inner._keeper.clone(),
+                readers: None,
+                settle_failures: self.inner.settle_failures,
+            }),
+        }
+    }
+
+    /// How many lookups the inline read path answered and how many fell back to the
+    /// pool, since the store opened (shared by its clones); `(0, 0)` without it. For
+    /// tests and benchmarks.
+    #[doc(hidden)]
+    pub fn fast_read_counts(&self) -> (u64, u64) {
+        #[cfg(feature = "sqlite")]
+        if let Some(readers) = &self.inner.readers {
+            return readers.0.counts();
+        }
+        (0, 0)
+    }
+
+    /// Runs a read on the inline SQLite read path, on this thread: `None` to fall back
+    /// to the pool (no readers, refused names, or the read itself fell back).
+    #[cfg(feature = "sqlite")]
+    pub(crate) fn inline<T>(
+        &self,
+        read: impl FnOnce(&crate::inline::SqliteReaders, &Statements, IdKind) -> Option<T>,
+    ) -> Option<T> {
+        let readers = self.inner.readers.as_ref()?;
+        let st = self.inner.sql.as_ref().ok()?;
+        read(&readers.0, &st.0, self.inner.kind())
+    }
+
     /// Runs `op` to completion in a task of its own: the caller may drop the returned
     /// future at any point without cancelling the operation.
     pub(crate) async fn run<T, F, Fut>(&self, context: &'static str, op: F) -> Result<T, StoreError>
@@ -230,11 +306,33 @@ impl<B: Backend> SqlxStore<B> {
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
         let task = tokio::spawn(op(self.inner.clone()));
-        match task.await {
+        let result = match task.await {
             Ok(result) => result,
             Err(join) => Err(StoreError::new(StoreErrorKind::Other, context).with_source(join)),
+        };
+        if result.is_err() && self.inner.settle_failures {
+            // A failed operation may have dropped a transaction after writing: sqlx rolls
+            // it back when the connection returns to the pool (after a ping that flushes
+            // the rollback). The in-memory pool has one connection, so once it can be
+            // acquired again the rollback ran, and `read_uncommitted` readers no longer
+            // see the failed call's rows. Waiting here makes the caller see the error
+            // only then (see `inline.rs`).
+            if let Ok(conn) = self.inner.pool.acquire().await {
+                drop(conn);
+            }
         }
+        result
     }
+}
+
+/// True if `readers` read uncommitted rows (SQLite in memory).
+fn readers_read_uncommitted(readers: Option<&Readers>) -> bool {
+    #[cfg(feature = "sqlite")]
+    if let Some(readers) = readers {
+        return readers.0.reads_uncommitted();
+    }
+    let _ = readers;
+    false
 }
 
 /// Runs an operation again (up to 4 more times, with a short pause) after a deadlock or

@@ -1,5 +1,6 @@
 //! `find_access_token` and `session_status` are one statement each (one round trip, the
 //! joined user included) on every backend, counted from sqlx's own statement log; on
+//! SQLite with the inline read path (the default) they run no pool statement at all; on
 //! SQLite the plan searches every table by key and never scans, and the lookup writes
 //! nothing.
 
@@ -92,20 +93,73 @@ fn one_connection() -> StoreOptions {
     StoreOptions::default().max_connections(1)
 }
 
+/// The same, with SQLite's inline read path off: every read through the pool.
+fn through_pool() -> StoreOptions {
+    one_connection().fast_reads(false)
+}
+
+/// The inline read path answers both lookups (hit and miss) without a pool statement.
+async fn inline_reads_skip_the_pool(name: &str, store: SqliteStore, log: &Statements) {
+    assert!(store.has_fast_reads(), "{name}");
+    let user = store
+        .create_user(&NewUser::new("inline@example.com").unwrap(), at(0))
+        .await
+        .unwrap();
+    let (s, t) = session(1, user.id, 0);
+    store.create_session(&s, &t, None).await.unwrap();
+    log.take();
+    for _ in 0..3 {
+        let record = store.find_access_token(&access(1)).await.unwrap().unwrap();
+        assert_eq!(record.session.user.as_ref().unwrap().id, user.id, "{name}");
+        assert!(
+            store.session_status(&s.id).await.unwrap().is_some(),
+            "{name}"
+        );
+        assert!(
+            store
+                .find_access_token(&TokenDigest([0xee; 32]))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let seen = log.take();
+    assert!(seen.is_empty(), "{name}: the pool ran {seen:#?}");
+    eprintln!("{name}: no pool statement per lookup");
+}
+
 /// One test function, so the process-wide log sees one store at a time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_are_one_statement_on_every_backend() {
     let log = Statements::default();
     tracing::subscriber::set_global_default(log.clone()).expect("the only subscriber");
 
-    count("sqlite_memory", common::sqlite_memory(users()).await, &log).await;
+    // SQLite through the pool (the fallback of the inline read path).
+    let memory = SqliteStore::connect_with("sqlite::memory:", users(), through_pool())
+        .await
+        .unwrap();
+    memory.migrate().await.unwrap();
+    count("sqlite_memory", memory, &log).await;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("auth.db").display());
-    let file = SqliteStore::connect_with(&url, users(), one_connection())
+    let file = SqliteStore::connect_with(&url, users(), through_pool())
         .await
         .unwrap();
     file.migrate().await.unwrap();
     count("sqlite_file", file, &log).await;
+    // With the inline read path (the default), SQLite lookups run no sqlx statement at
+    // all: one statement on a read-only connection, on the calling thread.
+    inline_reads_skip_the_pool(
+        "sqlite_memory inline",
+        common::sqlite_memory(users()).await,
+        &log,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let file = SqliteStore::connect(&url, users()).await.unwrap();
+    file.migrate().await.unwrap();
+    inline_reads_skip_the_pool("sqlite_file inline", file, &log).await;
     #[cfg(feature = "postgres")]
     if let Some(url) = common::postgres_url().await {
         let store = auth_store_sqlx::PgStore::connect_with(&url, users(), one_connection())

@@ -189,7 +189,8 @@ async fn rules<S: Store>(store: S) {
         rotate(&store, refresh(4), &next(60, 100), 100, None, Some(grace)).await,
         RotateOutcome::Rotated { .. }
     ));
-    match rotate(&store, refresh(4), &next(62, 110), 110, None, Some(grace)).await {
+    // The window ends 10 s after the rotation, exclusive (the store grants `now < until`).
+    match rotate(&store, refresh(4), &next(62, 109), 109, None, Some(grace)).await {
         RotateOutcome::Replayed {
             session_id,
             sealed_successor,
@@ -213,7 +214,7 @@ async fn rules<S: Store>(store: S) {
         "a replay writes nothing"
     );
     assert!(matches!(
-        rotate(&store, refresh(4), &next(62, 111), 111, None, Some(grace)).await,
+        rotate(&store, refresh(4), &next(62, 110), 110, None, Some(grace)).await,
         RotateOutcome::Reused { .. }
     ));
 
