@@ -11,6 +11,7 @@ use auth_core::{
 };
 use auth_events::{AuthEvent, EventBus, RateLimitScope};
 use auth_hash::{HashError, HashingPool, PasswordPolicy, PasswordValidationError};
+use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::service_tokens::ServiceTokens;
@@ -34,7 +35,16 @@ pub(crate) struct Core {
     /// Work done off the request path (notifications), awaited by
     /// [`AuthService::wait_for_background`](crate::AuthService::wait_for_background).
     pub(crate) background: TaskTracker,
+    /// One permit per delivery in flight ([`MAX_PENDING_DELIVERIES`]): a flood of reset or
+    /// verification requests cannot queue unbounded writes in front of the store.
+    pub(crate) deliveries: Arc<Semaphore>,
 }
+
+/// Most reset and verification deliveries (token insert + notifier call) in flight at
+/// once per service. A request beyond it answers as usual and sends nothing (logged):
+/// rate limits keep real traffic far below it; a flood that gets past them must not
+/// queue work without bound (each queued insert delays every request behind it).
+pub(crate) const MAX_PENDING_DELIVERIES: usize = 256;
 
 impl Core {
     pub(crate) fn now(&self) -> OffsetDateTime {

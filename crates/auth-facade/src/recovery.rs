@@ -188,7 +188,8 @@ impl Recovery<'_> {
 
     /// Creates a single-use token and hands it to the notifier, on a background task: the
     /// request's answer and timing never depend on it. Failures are logged (never the
-    /// token).
+    /// token). With [`MAX_PENDING_DELIVERIES`](crate::core::MAX_PENDING_DELIVERIES)
+    /// already in flight nothing is sent (logged): the caller may ask again.
     fn send_in_background(
         &self,
         single_use: Arc<dyn SingleUseTokenStore>,
@@ -210,7 +211,17 @@ impl Recovery<'_> {
         let notifier: Option<Arc<dyn Notifier>> = core.notifier.clone();
         let now = core.now();
         let expires_at = now + lifetime;
+        let Ok(permit) = core.deliveries.clone().try_acquire_owned() else {
+            tracing::warn!(
+                %user_id,
+                ?kind,
+                limit = crate::core::MAX_PENDING_DELIVERIES,
+                "too many deliveries in flight: token not sent"
+            );
+            return;
+        };
         core.background.spawn(async move {
+            let _permit = permit;
             let Some(notifier) = notifier else {
                 tracing::warn!(%user_id, ?kind, "no notifier configured: token not sent");
                 return;

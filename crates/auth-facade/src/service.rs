@@ -14,6 +14,7 @@ use auth_hash::{
     Argon2Params, HasherConfig, HashingPool, MultiHasher, PasswordHasher, PasswordPolicy,
 };
 use auth_tokens::OpaqueTokenBackend;
+use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::core::Core;
@@ -312,6 +313,7 @@ impl AuthServiceBuilder {
                 clock: self.clock,
                 service_tokens: self.service_tokens,
                 background: TaskTracker::new(),
+                deliveries: Arc::new(Semaphore::new(crate::core::MAX_PENDING_DELIVERIES)),
             }),
         })
     }

@@ -299,3 +299,56 @@ async fn a_failing_notifier_changes_nothing_for_the_caller() {
     h.auth.request_reset("nobody@example.com").await.unwrap();
     h.auth.wait_for_background().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_reset_requests_keeps_a_bounded_number_of_deliveries_in_flight() {
+    /// Holds every delivery until the gate opens, counting those that reached it.
+    struct Gate {
+        open: tokio::sync::Semaphore,
+        reached: std::sync::atomic::AtomicUsize,
+    }
+    struct Held(Arc<Gate>);
+    #[auth_core::async_trait]
+    impl Notifier for Held {
+        async fn notify(&self, _: Notification) -> Result<(), auth_core::BoxError> {
+            self.0
+                .reached
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.0.open.acquire().await?.forget();
+            Ok(())
+        }
+    }
+    let gate = Arc::new(Gate {
+        open: tokio::sync::Semaphore::new(0),
+        reached: Default::default(),
+    });
+    let config = fast_builder()
+        .recovery_rate_limit(None)
+        .ip_rate_limit(None)
+        .build()
+        .unwrap();
+    let g = gate.clone();
+    let h = harness_with(config, |b| b.notifier(Arc::new(Held(g))));
+    h.user("alice@example.com").await;
+    let reached = || gate.reached.load(std::sync::atomic::Ordering::SeqCst);
+
+    for _ in 0..400 {
+        h.auth.request_reset("alice@example.com").await.unwrap();
+    }
+    // Every delivery admitted reaches the gate; wait for them (bounded).
+    for _ in 0..2_000 {
+        if reached() >= 256 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert_eq!(reached(), 256, "deliveries in flight beyond the bound");
+
+    gate.open.add_permits(10_000);
+    h.auth.wait_for_background().await;
+    assert_eq!(reached(), 256, "the requests over the bound sent nothing");
+    h.auth.request_reset("alice@example.com").await.unwrap();
+    h.auth.wait_for_background().await;
+    assert_eq!(reached(), 257, "a request after the flood is delivered");
+}
