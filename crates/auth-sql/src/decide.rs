@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use auth_core::{
-    OffsetDateTime, RateLimitDecision, RateLimitPolicy, RotateOutcome, SessionId, StoreError,
-    StoreErrorKind, User, UserId,
+    NewToken, OffsetDateTime, RateLimitDecision, RateLimitPolicy, RotateOutcome, Rotation,
+    SessionId, StoreError, StoreErrorKind, TokenDigest, TokenKind, User, UserId,
 };
 
 use crate::codec::{duration_micros, from_micros, to_micros};
@@ -212,6 +212,109 @@ pub fn rate_limit_peek_decision(
             attempts,
         },
         _ => RateLimitDecision::Allowed { attempts },
+    }
+}
+
+/// A [`Rotation`] with owned data, for a store that runs each operation to completion
+/// in a task of its own, and what it writes when its plan is [`RotationPlan::Rotate`].
+#[derive(Debug, Clone)]
+pub struct OwnedRotation {
+    /// The refresh token presented.
+    pub digest: TokenDigest,
+    /// The new access and refresh tokens.
+    pub new_tokens: Vec<NewToken>,
+    /// The new refresh token's expiry (capped at the session's absolute end).
+    pub refresh_expires_at: OffsetDateTime,
+    /// The rotation's time.
+    pub now: OffsetDateTime,
+    /// The idle timeout, if any.
+    pub idle_timeout: Option<Duration>,
+    /// The grace window granted to the spent token, and the successor pair sealed for it.
+    pub grace: Option<(Duration, Vec<u8>)>,
+}
+
+impl OwnedRotation {
+    /// Copies `rotation`.
+    pub fn new(rotation: &Rotation<'_>) -> Self {
+        Self {
+            digest: *rotation.digest,
+            new_tokens: rotation.new_tokens.to_vec(),
+            refresh_expires_at: rotation.refresh_expires_at,
+            now: rotation.now,
+            idle_timeout: rotation.idle_timeout,
+            grace: rotation
+                .grace
+                .map(|g| (g.window, g.sealed_successor.to_vec())),
+        }
+    }
+
+    /// [`LockedRefresh::plan`] for this rotation.
+    pub fn plan(
+        &self,
+        locked: &LockedRefresh,
+        user: Option<User>,
+        context: &'static str,
+    ) -> Result<RotationPlan, StoreError> {
+        locked.plan(
+            user,
+            self.now,
+            self.idle_timeout,
+            self.refresh_expires_at,
+            context,
+        )
+    }
+
+    /// The statements of a [`RotationPlan::Rotate`] for the token locked as `locked`, in
+    /// the order they run in its transaction, each with its values: spend the token
+    /// (recording its successor, the sealed pair and the end of its grace window), insert
+    /// the new tokens (their expiry capped at the session's absolute end), extend the
+    /// session to `refresh_expires_at_us`.
+    pub fn writes<'s>(
+        &self,
+        st: &'s Statements,
+        locked: &LockedRefresh,
+        refresh_expires_at_us: i64,
+    ) -> Vec<(&'s Stmt, Vec<Value>)> {
+        let sid = locked.session_id_text.as_str();
+        let now = to_micros(self.now);
+        let successor = self
+            .new_tokens
+            .iter()
+            .find(|t| t.kind == TokenKind::Refresh)
+            .map(|t| t.digest.as_bytes().to_vec());
+        let spend = Args::new(&st.token_spend)
+            .bind("spent_at", now)
+            .bind("successor_digest", successor)
+            .bind(
+                "sealed_successor",
+                self.grace.as_ref().map(|(_, sealed)| sealed.clone()),
+            )
+            .bind(
+                "grace_until",
+                grace_until(self.now, self.grace.as_ref().map(|(window, _)| *window)),
+            )
+            .bind("digest", self.digest.as_bytes().to_vec())
+            .finish();
+        let mut writes = vec![(&st.token_spend, spend)];
+        for token in &self.new_tokens {
+            let args = Args::new(&st.token_insert)
+                .bind("digest", token.digest.as_bytes().to_vec())
+                .bind("kind", token.kind.code())
+                .bind("session_id", sid)
+                .bind(
+                    "expires_at",
+                    to_micros(token.expires_at).min(locked.absolute_expires_at_us),
+                )
+                .finish();
+            writes.push((&st.token_insert, args));
+        }
+        let extend = Args::new(&st.session_extend)
+            .bind("expires_at", refresh_expires_at_us)
+            .bind("refreshed_at", now)
+            .bind("id", sid)
+            .finish();
+        writes.push((&st.session_extend, extend));
+        writes
     }
 }
 

@@ -78,8 +78,8 @@ pub use codec::{
     user_id_from_text,
 };
 pub use decide::{
-    LockedRefresh, MAX_RATE_KEY_LENGTH, RotationPlan, SEALED_SUCCESSOR_KEEP, check_rate_key,
-    grace_until, rate_limit_hit_decision, rate_limit_peek_decision,
+    LockedRefresh, MAX_RATE_KEY_LENGTH, OwnedRotation, RotationPlan, SEALED_SUCCESSOR_KEEP,
+    check_rate_key, grace_until, rate_limit_hit_decision, rate_limit_peek_decision,
 };
 pub use dialect::Dialect;
 pub use ident::{

@@ -8,8 +8,6 @@
 //! ([`PostgresStore::run`]), retried after a deadlock or serialization failure; reads run
 //! on the caller's task.
 
-use std::time::Duration;
-
 use auth_core::{
     AccessTokenRecord, CredentialStore, EndSessions, ExpiredDeletion, IdKind, NewSession, NewToken,
     NewUser, OffsetDateTime, RateLimitDecision, RateLimitPolicy, RateLimiter, RotateOutcome,
@@ -17,8 +15,8 @@ use auth_core::{
     StoreErrorKind, TokenDigest, TokenKind, User, UserCredentials, UserId, UserStore,
 };
 use auth_sql::{
-    Args, ColumnReader, RotationPlan, SEALED_SUCCESSOR_KEEP, Statements, Stmt, Value,
-    check_id_kind, check_rate_key, grace_until, rate_limit_hit_decision, rate_limit_peek_decision,
+    Args, ColumnReader, OwnedRotation, RotationPlan, SEALED_SUCCESSOR_KEEP, Statements, Stmt,
+    Value, check_id_kind, check_rate_key, rate_limit_hit_decision, rate_limit_peek_decision,
     to_micros,
 };
 use uuid::Uuid;
@@ -26,16 +24,6 @@ use uuid::Uuid;
 use crate::error::not_found;
 use crate::store::{Exec, Inner, PostgresStore, commit, exec, retrying, row, rows};
 use crate::values::Cols;
-
-/// A rotation with owned data, for the operation's own task.
-struct OwnedRotation {
-    digest: TokenDigest,
-    new_tokens: Vec<NewToken>,
-    refresh_expires_at: OffsetDateTime,
-    now: OffsetDateTime,
-    idle_timeout: Option<Duration>,
-    grace: Option<(Duration, Vec<u8>)>,
-}
 
 fn credentials((user, password_hash): (User, String)) -> UserCredentials {
     UserCredentials {
@@ -426,7 +414,7 @@ impl Inner {
             Some(row) => Some(Cols::new(&row, CTX).user(0, self.kind())?.0),
             None => None,
         };
-        let plan = locked.plan(user, rot.now, rot.idle_timeout, rot.refresh_expires_at, CTX)?;
+        let plan = rot.plan(&locked, user, CTX)?;
         match plan {
             RotationPlan::Answer(outcome) => Ok(outcome),
             RotationPlan::Revoke(outcome) => {
@@ -441,41 +429,9 @@ impl Inner {
                 refresh_expires_at_us,
                 outcome,
             } => {
-                let sid = locked.session_id_text.as_str();
-                let successor = rot
-                    .new_tokens
-                    .iter()
-                    .find(|t| t.kind == TokenKind::Refresh)
-                    .map(|t| t.digest.as_bytes().to_vec());
-                let args = Args::new(&st.token_spend)
-                    .bind("spent_at", now)
-                    .bind("successor_digest", successor)
-                    .bind(
-                        "sealed_successor",
-                        rot.grace.as_ref().map(|(_, sealed)| sealed.clone()),
-                    )
-                    .bind(
-                        "grace_until",
-                        grace_until(rot.now, rot.grace.as_ref().map(|(window, _)| *window)),
-                    )
-                    .bind("digest", rot.digest.as_bytes().to_vec())
-                    .finish();
-                exec(&tx, CTX, &st.token_spend, &args).await?;
-                Self::insert_tokens(
-                    st,
-                    &tx,
-                    CTX,
-                    sid,
-                    &rot.new_tokens,
-                    locked.absolute_expires_at_us,
-                )
-                .await?;
-                let args = Args::new(&st.session_extend)
-                    .bind("expires_at", refresh_expires_at_us)
-                    .bind("refreshed_at", now)
-                    .bind("id", sid)
-                    .finish();
-                exec(&tx, CTX, &st.session_extend, &args).await?;
+                for (stmt, args) in rot.writes(st, &locked, refresh_expires_at_us) {
+                    exec(&tx, CTX, stmt, &args).await?;
+                }
                 commit(tx, CTX).await?;
                 Ok(outcome)
             }
@@ -925,16 +881,7 @@ impl SessionStore for PostgresStore {
         &self,
         rotation: &Rotation<'_>,
     ) -> Result<RotateOutcome, StoreError> {
-        let rot = OwnedRotation {
-            digest: *rotation.digest,
-            new_tokens: rotation.new_tokens.to_vec(),
-            refresh_expires_at: rotation.refresh_expires_at,
-            now: rotation.now,
-            idle_timeout: rotation.idle_timeout,
-            grace: rotation
-                .grace
-                .map(|g| (g.window, g.sealed_successor.to_vec())),
-        };
+        let rot = OwnedRotation::new(rotation);
         self.run("rotate_refresh_token", move |i| async move {
             retrying!(i.rotate(&rot).await)
         })

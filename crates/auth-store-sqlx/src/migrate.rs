@@ -1,7 +1,7 @@
 //! `migrate`: creates or checks the schema, under a database lock.
 
 use auth_core::{StoreError, StoreErrorKind};
-use auth_sql::{Args, MIGRATION_LOCK_TIMEOUT_SECS, MissingColumns, Schema, Stmt};
+use auth_sql::{Args, ColumnReader, MIGRATION_LOCK_TIMEOUT_SECS, MissingColumns, Schema, Stmt};
 
 use crate::backend::Backend;
 use crate::store::{Cols, Inner, SqlxStore};

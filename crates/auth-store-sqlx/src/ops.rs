@@ -5,8 +5,6 @@
 //! SQLite first on the inline read path (`inline.rs`), then, or on the other databases,
 //! through the pool.
 
-use std::time::Duration;
-
 use auth_core::{
     AccessTokenRecord, CredentialStore, EndSessions, ExpiredDeletion, IdKind, NewSession, NewToken,
     NewUser, OffsetDateTime, RateLimitDecision, RateLimitPolicy, RateLimiter, RotateOutcome,
@@ -14,36 +12,14 @@ use auth_core::{
     StoreErrorKind, TokenDigest, TokenKind, User, UserCredentials, UserId, UserStore,
 };
 use auth_sql::{
-    Args, SESSION_STATUS_COLUMN_COUNT, Value, check_id_kind, duration_micros, from_micros,
-    from_micros_opt, ip_from_text, session_id, to_micros, token_kind,
+    Args, ColumnReader, OwnedRotation, RotationPlan, SEALED_SUCCESSOR_KEEP, Statements, Value,
+    check_id_kind, check_rate_key, rate_limit_hit_decision, rate_limit_peek_decision, to_micros,
 };
 use uuid::Uuid;
 
 use crate::backend::Backend;
 use crate::error::not_found;
 use crate::store::{Cols, Inner, SqlxStore, retrying};
-
-/// Longest rate-limit key accepted, in bytes.
-const MAX_RATE_KEY: usize = 128;
-
-/// Sealed successors older than this (before `delete_expired`'s `before`) are erased.
-const SEALED_KEEP: Duration = Duration::from_secs(60);
-
-/// A rotation with owned data, for the operation's own task.
-struct OwnedRotation {
-    digest: TokenDigest,
-    new_tokens: Vec<NewToken>,
-    refresh_expires_at: OffsetDateTime,
-    now: OffsetDateTime,
-    idle_timeout: Option<Duration>,
-    grace: Option<(Duration, Vec<u8>)>,
-}
-
-fn positive(d: time::Duration) -> Duration {
-    Duration::try_from(d)
-        .unwrap_or_default()
-        .max(Duration::from_secs(1))
-}
 
 impl<B: Backend> Inner<B> {
     // ---- users -----------------------------------------------------------------------
@@ -370,20 +346,6 @@ impl<B: Backend> Inner<B> {
         Ok(revoked)
     }
 
-    /// Decodes the session columns at `first` and the user columns after them.
-    fn decode_status(&self, cols: &Cols<'_, B>, first: usize) -> Result<SessionStatus, StoreError> {
-        let (user, _) = cols.user(first + SESSION_STATUS_COLUMN_COUNT, self.kind())?;
-        Ok(SessionStatus {
-            session_id: session_id(&cols.text(first)?, "session")?,
-            user_id: user.id,
-            revoked: cols.opt_i64(first + 1)?.is_some(),
-            expires_at: from_micros(cols.i64(first + 2)?, "session")?,
-            absolute_expires_at: from_micros(cols.i64(first + 3)?, "session")?,
-            claims: cols.opt_text(first + 4)?,
-            user: Some(user),
-        })
-    }
-
     async fn find_access_token(
         &self,
         digest: &TokenDigest,
@@ -398,12 +360,7 @@ impl<B: Backend> Inner<B> {
         let Some(row) = self.row(&mut conn, CTX, &st.access_lookup, args).await? else {
             return Ok(None);
         };
-        let cols = Cols::<B>::new(&row, CTX);
-        Ok(Some(AccessTokenRecord {
-            kind: token_kind(cols.i16(0)?, CTX)?,
-            expires_at: from_micros(cols.i64(1)?, CTX)?,
-            session: self.decode_status(&cols, 2)?,
-        }))
+        Ok(Some(Cols::<B>::new(&row, CTX).access_record(self.kind())?))
     }
 
     async fn session_status(&self, id: &SessionId) -> Result<Option<SessionStatus>, StoreError> {
@@ -416,7 +373,9 @@ impl<B: Backend> Inner<B> {
         let Some(row) = self.row(&mut conn, CTX, &st.session_status, args).await? else {
             return Ok(None);
         };
-        Ok(Some(self.decode_status(&Cols::<B>::new(&row, CTX), 0)?))
+        Ok(Some(
+            Cols::<B>::new(&row, CTX).session_status(0, self.kind())?,
+        ))
     }
 
     async fn revoke_session_in(
@@ -448,120 +407,42 @@ impl<B: Backend> Inner<B> {
         let Some(row) = self.row(&mut tx, CTX, &st.rotate_lock, args).await? else {
             return Ok(RotateOutcome::NotFound);
         };
-        let c = Cols::<B>::new(&row, CTX);
-        if c.i16(0)? != TokenKind::Refresh.code() {
-            return Ok(RotateOutcome::NotFound);
-        }
-        let token_expires = c.i64(1)?;
-        let spent_at = c.opt_i64(2)?;
-        let sealed = c.opt_bytes(3)?;
-        let successor_spent = c.opt_i64(4)?;
-        let successor_expires = c.opt_i64(5)?;
-        let sid = c.text(6)?;
-        let session = session_id(&sid, CTX)?;
-        let user_id = c.user_id(7, self.kind())?;
-        let revoked = c.opt_i64(8)?.is_some();
-        let session_expires = c.i64(9)?;
-        let absolute = c.i64(10)?;
-        let last_active = c.opt_i64(12)?.unwrap_or(c.i64(11)?);
-        let grace_until = c.opt_i64(13)?;
+        let locked = Cols::<B>::new(&row, CTX).locked_refresh(self.kind())?;
         drop(row);
-
-        if revoked {
-            return Ok(RotateOutcome::SessionRevoked);
+        if let Some(outcome) = locked.precheck() {
+            return Ok(outcome);
         }
         // The user, in the same transaction. A deleted user took the session along (the
         // foreign key); without one, the session is as good as gone.
-        let args = Args::new(&st.user_by_id).bind("id", user_id).finish();
-        let Some(user_row) = self.row(&mut tx, CTX, &st.user_by_id, args).await? else {
-            return Ok(RotateOutcome::NotFound);
+        let args = Args::new(&st.user_by_id)
+            .bind("id", locked.user_id)
+            .finish();
+        let user = match self.row(&mut tx, CTX, &st.user_by_id, args).await? {
+            Some(row) => Some(Cols::<B>::new(&row, CTX).user(0, self.kind())?.0),
+            None => None,
         };
-        let (user, _) = Cols::<B>::new(&user_row, CTX).user(0, self.kind())?;
-        drop(user_row);
-
-        if spent_at.is_some() {
-            // The grace window granted at its rotation: the immediate predecessor (its
-            // successor still unspent), replayed before the window's end, with its sealed
-            // pair kept.
-            if let (Some(until), Some(sealed), Some(successor_expires), None) =
-                (grace_until, sealed, successor_expires, successor_spent)
-                && now < until
-            {
-                return Ok(RotateOutcome::Replayed {
-                    session_id: session,
-                    user_id,
-                    sealed_successor: sealed,
-                    refresh_expires_at: from_micros(successor_expires, CTX)?,
-                    user: Some(user),
-                });
+        let sid = locked.session_id_text.as_str();
+        match rot.plan(&locked, user, CTX)? {
+            RotationPlan::Answer(outcome) => Ok(outcome),
+            RotationPlan::Revoke(outcome) => {
+                self.revoke_session_in(&mut tx, CTX, sid, now).await?;
+                self.commit(CTX, tx).await?;
+                if matches!(outcome, RotateOutcome::Reused { .. }) {
+                    tracing::warn!(session = %locked.session_id, "refresh token reused: session revoked");
+                }
+                Ok(outcome)
             }
-            self.revoke_session_in(&mut tx, CTX, &sid, now).await?;
-            self.commit(CTX, tx).await?;
-            tracing::warn!(session = %session, "refresh token reused: session revoked");
-            return Ok(RotateOutcome::Reused {
-                session_id: session,
-                user_id,
-            });
+            RotationPlan::Rotate {
+                refresh_expires_at_us,
+                outcome,
+            } => {
+                for (stmt, args) in rot.writes(st, &locked, refresh_expires_at_us) {
+                    self.exec(&mut tx, CTX, stmt, args).await?;
+                }
+                self.commit(CTX, tx).await?;
+                Ok(outcome)
+            }
         }
-        if !user.is_active {
-            self.revoke_session_in(&mut tx, CTX, &sid, now).await?;
-            self.commit(CTX, tx).await?;
-            return Ok(RotateOutcome::UserInactive {
-                session_id: session,
-                user_id,
-            });
-        }
-        let idle = rot
-            .idle_timeout
-            .is_some_and(|idle| now.saturating_sub(last_active) > duration_micros(idle));
-        if token_expires <= now || session_expires <= now || absolute <= now || idle {
-            return Ok(RotateOutcome::Expired);
-        }
-
-        let capped = to_micros(rot.refresh_expires_at).min(absolute);
-        let successor = rot
-            .new_tokens
-            .iter()
-            .find(|t| t.kind == TokenKind::Refresh)
-            .map(|t| t.digest.as_bytes().to_vec());
-        let args = Args::new(&st.token_spend)
-            .bind("spent_at", now)
-            .bind("successor_digest", successor)
-            .bind(
-                "sealed_successor",
-                rot.grace.as_ref().map(|(_, sealed)| sealed.clone()),
-            )
-            .bind(
-                "grace_until",
-                rot.grace
-                    .as_ref()
-                    .map(|(window, _)| now.saturating_add(duration_micros(*window))),
-            )
-            .bind("digest", rot.digest.as_bytes().to_vec())
-            .finish();
-        self.exec(&mut tx, CTX, &st.token_spend, args).await?;
-        for token in &rot.new_tokens {
-            let args = Args::new(&st.token_insert)
-                .bind("digest", token.digest.as_bytes().to_vec())
-                .bind("kind", token.kind.code())
-                .bind("session_id", sid.as_str())
-                .bind("expires_at", to_micros(token.expires_at).min(absolute))
-                .finish();
-            self.exec(&mut tx, CTX, &st.token_insert, args).await?;
-        }
-        let args = Args::new(&st.session_extend)
-            .bind("expires_at", capped)
-            .bind("refreshed_at", now)
-            .bind("id", sid.as_str())
-            .finish();
-        self.exec(&mut tx, CTX, &st.session_extend, args).await?;
-        self.commit(CTX, tx).await?;
-        Ok(RotateOutcome::Rotated {
-            session_id: session,
-            user_id,
-            refresh_expires_at: from_micros(capped, CTX)?,
-            user: Some(user),
-        })
     }
 
     async fn revoke_session(
@@ -616,19 +497,7 @@ impl<B: Backend> Inner<B> {
         let mut conn = self.acquire(CTX).await?;
         let rows = self.rows(&mut conn, CTX, &st.list_sessions, args).await?;
         rows.iter()
-            .map(|row| {
-                let c = Cols::<B>::new(row, CTX);
-                Ok(SessionInfo {
-                    id: session_id(&c.text(0)?, CTX)?,
-                    user_id: c.user_id(1, self.kind())?,
-                    created_at: from_micros(c.i64(2)?, CTX)?,
-                    refreshed_at: from_micros_opt(c.opt_i64(3)?, CTX)?,
-                    expires_at: from_micros(c.i64(4)?, CTX)?,
-                    absolute_expires_at: from_micros(c.i64(5)?, CTX)?,
-                    ip: ip_from_text(c.opt_text(6)?.as_deref(), CTX)?,
-                    user_agent: c.opt_text(7)?,
-                })
-            })
+            .map(|row| Cols::<B>::new(row, CTX).session_info(self.kind()))
             .collect()
     }
 
@@ -739,10 +608,9 @@ impl<B: Backend> Inner<B> {
     async fn delete_expired(&self, before: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
         const CTX: &str = "delete_expired";
         let st = self.statements(CTX)?;
-        let before_us = to_micros(before);
         let mut conn = self.acquire(CTX).await?;
         let args = Args::new(&st.erase_sealed)
-            .bind("cutoff", to_micros(before - SEALED_KEEP))
+            .bind("cutoff", to_micros(before - SEALED_SUCCESSOR_KEEP))
             .finish();
         self.exec(&mut conn, CTX, &st.erase_sealed, args).await?;
         let mut left = u64::from(batch);
@@ -750,20 +618,11 @@ impl<B: Backend> Inner<B> {
         // Sessions first (their tokens go with them by cascade, not counted), then loose
         // rows. Each statement is atomic on its own: an interrupted purge simply deleted
         // fewer rows. Refresh rows are deleted only with their session.
-        for stmt in [
-            &st.purge_sessions,
-            &st.purge_access_tokens,
-            &st.purge_single_use,
-            &st.purge_rate_limits,
-        ] {
+        for stmt in st.purges() {
             if left == 0 {
                 break;
             }
-            let args = Args::by_name(stmt, |name| match name {
-                "before" => Value::Int(before_us),
-                "limit" => Value::Int(i64::try_from(left).unwrap_or(i64::MAX)),
-                other => unreachable!("purge bind {other}"),
-            });
+            let args = Statements::purge_args(stmt, before, left);
             let n = self.exec(&mut conn, CTX, stmt, args).await?;
             total += n;
             left = left.saturating_sub(n);
@@ -782,25 +641,13 @@ impl<B: Backend> Inner<B> {
         const CTX: &str = "rate_limit_hit";
         let st = self.statements(CTX)?;
         check_rate_key(key, CTX)?;
-        let now_us = to_micros(now);
-        let window = duration_micros(policy.window);
-        let lockout = duration_micros(policy.lockout);
-        let args = Args::by_name(&st.rate_limit_hit, |name| match name {
-            "key" => Value::Text(key.to_owned()),
-            "now" => Value::Int(now_us),
-            "window_end" => Value::Int(now_us.saturating_add(window)),
-            "max_attempts" => Value::Int(i64::from(policy.max_attempts)),
-            "lock_end" => Value::Int(now_us.saturating_add(lockout)),
-            "window" => Value::Int(window),
-            other => unreachable!("rate limit bind {other}"),
-        });
+        let args = st.rate_limit_hit_args(key, policy, now);
         let (attempts, locked_until) = if B::DIALECT.has_returning() {
             // One atomic upsert that returns the new state.
             let mut conn = self.acquire(CTX).await?;
             let row = self.row(&mut conn, CTX, &st.rate_limit_hit, args).await?;
             let row = row.ok_or_else(|| not_found(CTX))?;
-            let c = Cols::<B>::new(&row, CTX);
-            (c.i64(0)?, c.opt_i64(1)?)
+            Cols::<B>::new(&row, CTX).rate_limit_state()?
         } else {
             // The upsert locks the row; the read in the same transaction sees its result.
             let mut tx = self.begin(CTX).await?;
@@ -808,49 +655,25 @@ impl<B: Backend> Inner<B> {
             let args = Args::new(&st.rate_limit_read).bind("key", key).finish();
             let row = self.row(&mut tx, CTX, &st.rate_limit_read, args).await?;
             let row = row.ok_or_else(|| not_found(CTX))?;
-            let c = Cols::<B>::new(&row, CTX);
-            let state = (c.i64(0)?, c.opt_i64(1)?);
+            let state = Cols::<B>::new(&row, CTX).rate_limit_state()?;
             drop(row);
             self.commit(CTX, tx).await?;
             state
         };
-        let counted = u32::try_from(attempts).unwrap_or(u32::MAX);
-        Ok(match locked_until {
-            // This hit started the lockout (only that hit leaves max + 1 attempts: later
-            // hits while locked count on).
-            Some(_) if attempts == i64::from(policy.max_attempts) + 1 => {
-                RateLimitDecision::Limited {
-                    retry_after: policy.lockout,
-                    attempts: counted,
-                }
-            }
-            Some(until) if until > now_us => RateLimitDecision::Limited {
-                retry_after: positive(time::Duration::microseconds(until - now_us)),
-                attempts: counted,
-            },
-            _ => RateLimitDecision::Allowed { attempts: counted },
-        })
+        Ok(rate_limit_hit_decision(attempts, locked_until, policy, now))
     }
 
     async fn peek(&self, key: &str, now: OffsetDateTime) -> Result<RateLimitDecision, StoreError> {
         const CTX: &str = "rate_limit_peek";
         let st = self.statements(CTX)?;
         check_rate_key(key, CTX)?;
-        let now_us = to_micros(now);
         let args = Args::new(&st.rate_limit_read).bind("key", key).finish();
         let mut conn = self.acquire(CTX).await?;
         let Some(row) = self.row(&mut conn, CTX, &st.rate_limit_read, args).await? else {
             return Ok(RateLimitDecision::Allowed { attempts: 0 });
         };
-        let c = Cols::<B>::new(&row, CTX);
-        let attempts = u32::try_from(c.i64(0)?).unwrap_or(u32::MAX);
-        Ok(match c.opt_i64(1)? {
-            Some(until) if until > now_us => RateLimitDecision::Limited {
-                retry_after: positive(time::Duration::microseconds(until - now_us)),
-                attempts,
-            },
-            _ => RateLimitDecision::Allowed { attempts },
-        })
+        let (attempts, locked_until) = Cols::<B>::new(&row, CTX).rate_limit_state()?;
+        Ok(rate_limit_peek_decision(attempts, locked_until, now))
     }
 
     async fn clear(&self, key: &str) -> Result<(), StoreError> {
@@ -863,14 +686,6 @@ impl<B: Backend> Inner<B> {
             .await?;
         Ok(())
     }
-}
-
-fn check_rate_key(key: &str, context: &'static str) -> Result<(), StoreError> {
-    if key.is_empty() || key.len() > MAX_RATE_KEY || !key.is_ascii() {
-        return Err(StoreError::new(StoreErrorKind::Other, context)
-            .with_source("rate-limit keys are 1 to 128 ASCII bytes"));
-    }
-    Ok(())
 }
 
 #[async_trait::async_trait]
@@ -1110,16 +925,7 @@ impl<B: Backend> SessionStore for SqlxStore<B> {
         &self,
         rotation: &Rotation<'_>,
     ) -> Result<RotateOutcome, StoreError> {
-        let rot = OwnedRotation {
-            digest: *rotation.digest,
-            new_tokens: rotation.new_tokens.to_vec(),
-            refresh_expires_at: rotation.refresh_expires_at,
-            now: rotation.now,
-            idle_timeout: rotation.idle_timeout,
-            grace: rotation
-                .grace
-                .map(|g| (g.window, g.sealed_successor.to_vec())),
-        };
+        let rot = OwnedRotation::new(rotation);
         self.run("rotate_refresh_token", move |i| async move {
             retrying!(i, i.rotate(&rot).await)
         })

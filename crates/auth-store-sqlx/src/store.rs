@@ -5,10 +5,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use auth_core::{IdKind, OffsetDateTime, StoreError, StoreErrorKind, User, UserId};
+use auth_core::{IdKind, OffsetDateTime, StoreError, StoreErrorKind};
 use auth_sql::{
-    BadIdentifier, Schema, Statements, Stmt, USER_COLUMN_COUNT, UserTable, Value, check_prefix,
-    corrupt, user_id_from_text,
+    BadIdentifier, ColumnReader, Schema, Statements, Stmt, UserTable, Value, check_prefix,
 };
 use sqlx::Pool;
 use sqlx::pool::PoolConnection;
@@ -443,7 +442,8 @@ impl<B: Backend> Inner<B> {
     }
 }
 
-/// Typed access to one result row, with errors of one operation.
+/// One result row, read through [`ColumnReader`] (the decoding `auth-sql` writes once for
+/// every SQL store), with the errors of one operation.
 pub(crate) struct Cols<'r, B: Backend> {
     row: &'r B::Row,
     context: &'static str,
@@ -458,64 +458,28 @@ impl<'r, B: Backend> Cols<'r, B> {
         let context = self.context;
         move |e| store_error::<B>(context, e)
     }
+}
 
-    fn some<T>(&self, v: Option<T>) -> Result<T, StoreError> {
-        v.ok_or_else(|| corrupt(self.context, "unexpected NULL"))
+impl<B: Backend> ColumnReader for Cols<'_, B> {
+    fn context(&self) -> &'static str {
+        self.context
     }
-
-    pub(crate) fn opt_i64(&self, i: usize) -> Result<Option<i64>, StoreError> {
+    fn opt_i64(&self, i: usize) -> Result<Option<i64>, StoreError> {
         B::get_i64(self.row, i).map_err(self.e())
     }
-    pub(crate) fn i64(&self, i: usize) -> Result<i64, StoreError> {
-        let v = self.opt_i64(i)?;
-        self.some(v)
+    fn opt_i16(&self, i: usize) -> Result<Option<i16>, StoreError> {
+        B::get_i16(self.row, i).map_err(self.e())
     }
-    pub(crate) fn i16(&self, i: usize) -> Result<i16, StoreError> {
-        let v = B::get_i16(self.row, i).map_err(self.e())?;
-        self.some(v)
-    }
-    pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
+    fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
         B::get_text(self.row, i).map_err(self.e())
     }
-    pub(crate) fn text(&self, i: usize) -> Result<String, StoreError> {
-        let v = self.opt_text(i)?;
-        self.some(v)
-    }
-    pub(crate) fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
         B::get_bytes(self.row, i).map_err(self.e())
     }
-    pub(crate) fn bool(&self, i: usize) -> Result<bool, StoreError> {
-        let v = B::get_bool(self.row, i).map_err(self.e())?;
-        self.some(v)
+    fn opt_bool(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        B::get_bool(self.row, i).map_err(self.e())
     }
-    pub(crate) fn opt_time(&self, i: usize) -> Result<Option<OffsetDateTime>, StoreError> {
+    fn opt_time(&self, i: usize) -> Result<Option<OffsetDateTime>, StoreError> {
         B::get_time(self.row, i).map_err(self.e())
-    }
-    pub(crate) fn time(&self, i: usize) -> Result<OffsetDateTime, StoreError> {
-        let v = self.opt_time(i)?;
-        self.some(v)
-    }
-
-    /// A user id read as text.
-    pub(crate) fn user_id(&self, i: usize, kind: IdKind) -> Result<UserId, StoreError> {
-        user_id_from_text(kind, &self.text(i)?, self.context)
-    }
-
-    /// The [`USER_COLUMN_COUNT`] user columns from `first`, and the password hash.
-    pub(crate) fn user(&self, first: usize, kind: IdKind) -> Result<(User, String), StoreError> {
-        const { assert!(USER_COLUMN_COUNT == 9) };
-        Ok((
-            User {
-                id: self.user_id(first, kind)?,
-                email: self.text(first + 1)?,
-                last_login: self.opt_time(first + 3)?,
-                is_active: self.bool(first + 4)?,
-                is_verified: self.bool(first + 5)?,
-                joined_at: self.opt_time(first + 6)?,
-                created_at: self.time(first + 7)?,
-                updated_at: self.time(first + 8)?,
-            },
-            self.text(first + 2)?,
-        ))
     }
 }
