@@ -318,7 +318,52 @@ impl OwnedRotation {
     }
 }
 
+/// A single-row update of the user table, for [`Statements::user_update`].
+#[derive(Debug, Clone, Copy)]
+pub enum UserUpdate<'a> {
+    /// A new password hash ([`Statements::user_set_password`]).
+    Password(&'a str),
+    /// A successful login ([`Statements::user_record_login`]).
+    RecordLogin,
+    /// Activation or deactivation ([`Statements::user_set_active`]).
+    Active(bool),
+    /// Verification; verifying also sets `joined_at` if empty
+    /// ([`Statements::user_set_verified`]).
+    Verified(bool),
+}
+
 impl Statements {
+    /// The statement of `update` on user `id` at `now`, with its values.
+    pub fn user_update(
+        &self,
+        update: UserUpdate<'_>,
+        id: UserId,
+        now: OffsetDateTime,
+    ) -> (&Stmt, Vec<Value>) {
+        let (stmt, args) = match update {
+            UserUpdate::Password(hash) => {
+                let stmt = &self.user_set_password;
+                (stmt, Args::new(stmt).bind("password", hash))
+            }
+            UserUpdate::RecordLogin => {
+                let stmt = &self.user_record_login;
+                (stmt, Args::new(stmt).bind("last_login", now))
+            }
+            UserUpdate::Active(active) => {
+                let stmt = &self.user_set_active;
+                (stmt, Args::new(stmt).bind("is_active", active))
+            }
+            UserUpdate::Verified(verified) => {
+                let stmt = &self.user_set_verified;
+                let args = Args::new(stmt)
+                    .bind("is_verified", verified)
+                    .bind("joined_at", verified.then_some(now));
+                (stmt, args)
+            }
+        };
+        (stmt, args.bind("updated_at", now).bind("id", id).finish())
+    }
+
     /// The values of [`Statements::rate_limit_hit`] (bound by name: they differ per
     /// dialect) for one hit on `key` at `now`.
     pub fn rate_limit_hit_args(
@@ -526,6 +571,16 @@ mod tests {
                     Statements::purge_args(stmt, at(0), 10).len(),
                     stmt.binds().len()
                 );
+            }
+            for (update, expected) in [
+                (UserUpdate::Password("h"), &st.user_set_password),
+                (UserUpdate::RecordLogin, &st.user_record_login),
+                (UserUpdate::Active(false), &st.user_set_active),
+                (UserUpdate::Verified(true), &st.user_set_verified),
+            ] {
+                let (stmt, args) = st.user_update(update, UserId::Int(7), at(0));
+                assert!(std::ptr::eq(stmt, expected), "{update:?}: wrong statement");
+                assert_eq!(args.len(), stmt.binds().len(), "{update:?}");
             }
         }
     }

@@ -79,7 +79,7 @@ pub use codec::{
 };
 pub use decide::{
     LockedRefresh, MAX_RATE_KEY_LENGTH, OwnedRotation, RotationPlan, SEALED_SUCCESSOR_KEEP,
-    check_rate_key, grace_until, rate_limit_hit_decision, rate_limit_peek_decision,
+    UserUpdate, check_rate_key, grace_until, rate_limit_hit_decision, rate_limit_peek_decision,
 };
 pub use dialect::Dialect;
 pub use ident::{

@@ -16,8 +16,8 @@ use auth_core::{
 };
 use auth_sql::{
     Args, ColumnReader, OwnedRotation, RotationPlan, SEALED_SUCCESSOR_KEEP, Statements, Stmt,
-    Value, check_id_kind, check_rate_key, rate_limit_hit_decision, rate_limit_peek_decision,
-    to_micros,
+    UserUpdate, Value, check_id_kind, check_rate_key, rate_limit_hit_decision,
+    rate_limit_peek_decision, to_micros,
 };
 use uuid::Uuid;
 
@@ -215,12 +215,8 @@ impl Inner {
         let now_us = to_micros(now);
         let mut conn = self.conn(CTX).await?;
         let tx = conn.begin(CTX).await?;
-        let args = Args::new(&st.user_set_password)
-            .bind("password", hash)
-            .bind("updated_at", now)
-            .bind("id", *id)
-            .finish();
-        if exec(&tx, CTX, &st.user_set_password, &args).await? == 0 {
+        let (stmt, args) = st.user_update(UserUpdate::Password(hash), *id, now);
+        if exec(&tx, CTX, stmt, &args).await? == 0 {
             return Err(not_found(CTX));
         }
         let ended = match keep {
@@ -248,12 +244,8 @@ impl Inner {
         let now_us = to_micros(now);
         let mut conn = self.conn(CTX).await?;
         let tx = conn.begin(CTX).await?;
-        let args = Args::new(&st.user_set_active)
-            .bind("is_active", false)
-            .bind("updated_at", now)
-            .bind("id", *id)
-            .finish();
-        if exec(&tx, CTX, &st.user_set_active, &args).await? == 0 {
+        let (stmt, args) = st.user_update(UserUpdate::Active(false), *id, now);
+        if exec(&tx, CTX, stmt, &args).await? == 0 {
             return Err(not_found(CTX));
         }
         let ended = self.revoke_all_in(&tx, CTX, id, "", now_us).await?;
@@ -721,12 +713,7 @@ impl UserStore for PostgresStore {
         let (id, hash) = (*id, hash.to_owned());
         self.run(CTX, move |i| async move {
             let st = i.statements(CTX)?;
-            let stmt = &st.user_set_password;
-            let args = Args::new(stmt)
-                .bind("password", hash)
-                .bind("updated_at", now)
-                .bind("id", id)
-                .finish();
+            let (stmt, args) = st.user_update(UserUpdate::Password(&hash), id, now);
             retrying!(i.update_user(CTX, &id, stmt, &args).await)
         })
         .await
@@ -754,12 +741,7 @@ impl UserStore for PostgresStore {
         let id = *id;
         self.run(CTX, move |i| async move {
             let st = i.statements(CTX)?;
-            let stmt = &st.user_record_login;
-            let args = Args::new(stmt)
-                .bind("last_login", now)
-                .bind("updated_at", now)
-                .bind("id", id)
-                .finish();
+            let (stmt, args) = st.user_update(UserUpdate::RecordLogin, id, now);
             retrying!(i.update_user(CTX, &id, stmt, &args).await)
         })
         .await
@@ -775,12 +757,7 @@ impl UserStore for PostgresStore {
         let id = *id;
         self.run(CTX, move |i| async move {
             let st = i.statements(CTX)?;
-            let stmt = &st.user_set_active;
-            let args = Args::new(stmt)
-                .bind("is_active", active)
-                .bind("updated_at", now)
-                .bind("id", id)
-                .finish();
+            let (stmt, args) = st.user_update(UserUpdate::Active(active), id, now);
             retrying!(i.update_user(CTX, &id, stmt, &args).await)
         })
         .await
@@ -796,13 +773,7 @@ impl UserStore for PostgresStore {
         let id = *id;
         self.run(CTX, move |i| async move {
             let st = i.statements(CTX)?;
-            let stmt = &st.user_set_verified;
-            let args = Args::new(stmt)
-                .bind("is_verified", verified)
-                .bind("joined_at", verified.then_some(now))
-                .bind("updated_at", now)
-                .bind("id", id)
-                .finish();
+            let (stmt, args) = st.user_update(UserUpdate::Verified(verified), id, now);
             retrying!(i.update_user(CTX, &id, stmt, &args).await)
         })
         .await

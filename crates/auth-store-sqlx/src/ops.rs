@@ -12,8 +12,9 @@ use auth_core::{
     StoreErrorKind, TokenDigest, TokenKind, User, UserCredentials, UserId, UserStore,
 };
 use auth_sql::{
-    Args, ColumnReader, OwnedRotation, RotationPlan, SEALED_SUCCESSOR_KEEP, Statements, Value,
-    check_id_kind, check_rate_key, rate_limit_hit_decision, rate_limit_peek_decision, to_micros,
+    Args, ColumnReader, OwnedRotation, RotationPlan, SEALED_SUCCESSOR_KEEP, Statements, UserUpdate,
+    Value, check_id_kind, check_rate_key, rate_limit_hit_decision, rate_limit_peek_decision,
+    to_micros,
 };
 use uuid::Uuid;
 
@@ -226,12 +227,8 @@ impl<B: Backend> Inner<B> {
         check_id_kind(id, self.kind(), CTX)?;
         let now_us = to_micros(now);
         let mut tx = self.begin(CTX).await?;
-        let args = Args::new(&st.user_set_password)
-            .bind("password", hash)
-            .bind("updated_at", now)
-            .bind("id", *id)
-            .finish();
-        if self.exec(&mut tx, CTX, &st.user_set_password, args).await? == 0 {
+        let (stmt, args) = st.user_update(UserUpdate::Password(hash), *id, now);
+        if self.exec(&mut tx, CTX, stmt, args).await? == 0 {
             return Err(not_found(CTX));
         }
         let ended = match keep {
@@ -258,12 +255,8 @@ impl<B: Backend> Inner<B> {
         check_id_kind(id, self.kind(), CTX)?;
         let now_us = to_micros(now);
         let mut tx = self.begin(CTX).await?;
-        let args = Args::new(&st.user_set_active)
-            .bind("is_active", false)
-            .bind("updated_at", now)
-            .bind("id", *id)
-            .finish();
-        if self.exec(&mut tx, CTX, &st.user_set_active, args).await? == 0 {
+        let (stmt, args) = st.user_update(UserUpdate::Active(false), *id, now);
+        if self.exec(&mut tx, CTX, stmt, args).await? == 0 {
             return Err(not_found(CTX));
         }
         let ended = self.revoke_all_in(&mut tx, CTX, id, "", now_us).await?;
@@ -752,12 +745,7 @@ impl<B: Backend> UserStore for SqlxStore<B> {
         let (id, hash) = (*id, hash.to_owned());
         self.run(CTX, move |i| async move {
             let st = i.statements(CTX)?;
-            let stmt = &st.user_set_password;
-            let args = Args::new(stmt)
-                .bind("password", hash)
-                .bind("updated_at", now)
-                .bind("id", id)
-                .finish();
+            let (stmt, args) = st.user_update(UserUpdate::Password(&hash), id, now);
             retrying!(i, i.update_user(CTX, &id, stmt, args.clone()).await)
         })
         .await
@@ -786,12 +774,7 @@ impl<B: Backend> UserStore for SqlxStore<B> {
         let id = *id;
         self.run(CTX, move |i| async move {
             let st = i.statements(CTX)?;
-            let stmt = &st.user_record_login;
-            let args = Args::new(stmt)
-                .bind("last_login", now)
-                .bind("updated_at", now)
-                .bind("id", id)
-                .finish();
+            let (stmt, args) = st.user_update(UserUpdate::RecordLogin, id, now);
             retrying!(i, i.update_user(CTX, &id, stmt, args.clone()).await)
         })
         .await
@@ -807,12 +790,7 @@ impl<B: Backend> UserStore for SqlxStore<B> {
         let id = *id;
         self.run(CTX, move |i| async move {
             let st = i.statements(CTX)?;
-            let stmt = &st.user_set_active;
-            let args = Args::new(stmt)
-                .bind("is_active", active)
-                .bind("updated_at", now)
-                .bind("id", id)
-                .finish();
+            let (stmt, args) = st.user_update(UserUpdate::Active(active), id, now);
             retrying!(i, i.update_user(CTX, &id, stmt, args.clone()).await)
         })
         .await
@@ -828,13 +806,7 @@ impl<B: Backend> UserStore for SqlxStore<B> {
         let id = *id;
         self.run(CTX, move |i| async move {
             let st = i.statements(CTX)?;
-            let stmt = &st.user_set_verified;
-            let args = Args::new(stmt)
-                .bind("is_verified", verified)
-                .bind("joined_at", verified.then_some(now))
-                .bind("updated_at", now)
-                .bind("id", id)
-                .finish();
+            let (stmt, args) = st.user_update(UserUpdate::Verified(verified), id, now);
             retrying!(i, i.update_user(CTX, &id, stmt, args.clone()).await)
         })
         .await
